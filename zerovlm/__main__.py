@@ -1,0 +1,3 @@
+from zerovlm.cli import main
+
+main()

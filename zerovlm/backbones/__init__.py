@@ -1,0 +1,1 @@
+"""VLM backbones: images + prompts -> p(yes) (likelihood) or text parsed to yes/no/unparsed (generate)."""

@@ -1,0 +1,116 @@
+"""Tiny randomly initialised checkpoints of real architectures, for tests, benchmarks and the embedded default.
+
+They are written once with `save_pretrained` and then loaded with `from_pretrained` by the same adapter that
+loads a real checkpoint, so the whole path (processor, chat template, image tokens, model) is exercised
+offline. Their weights are random: they answer at chance.
+
+The tokenizer is a byte-level BPE trained on a fixed corpus of this project's prompt words, so it can encode
+any text and has whole-word tokens for yes/no.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+# LLaVA-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as the llava-hf processors template it.
+LLAVA_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] != 'system' %}{{ message['role'].upper() + ': ' }}{% endif %}"
+    "{% for item in message['content'] %}{% if item['type'] == 'image' %}{{ '<image>\n' }}"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}{% endfor %}"
+    "{% if message['role'] == 'user' %}{{ ' ' }}{% else %}{{ eos_token }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
+CORPUS = [
+    "\n".join(["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "false", "False"]),
+    "USER: ASSISTANT: yes no Yes No YES NO true false True False correct incorrect",
+    "Is the following statement about the image true? Answer yes or no.",
+    "This is the original image. This is a 3D single-view image generated from the original image. Centered on the",
+    "The original image in the upper left corner, the left view image in the upper right corner, the right view "
+    "image in the lower left corner, and the random view image in the lower right corner. Based on these four images.",
+    "The red green blue yellow purple orange cube sphere cylinder is to the left of right of in front of behind on "
+    "under above below the",
+]
+
+
+def build_tiny_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=600, special_tokens=["<unk>", "<s>", "</s>", "<pad>", "<image>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
+    )
+    tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
+        extra_special_tokens={"image_token": "<image>"}, padding_side="left",
+    )
+
+
+def build_tiny_llava(seed: int = 0):
+    """(model, processor) of a LLaVA with a 2-layer CLIP vision tower and a 2-layer Llama, random weights."""
+    import torch
+    from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig,
+                              LlavaForConditionalGeneration, LlavaProcessor)
+
+    try:  # transformers >= 5 names the PIL backend; the default one would want torchvision
+        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
+    except ImportError:
+        from transformers import CLIPImageProcessor
+
+    tokenizer = build_tiny_tokenizer()
+    image_size, patch = 32, 8
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size},
+    )
+    processor = LlavaProcessor(
+        image_processor=image_processor, tokenizer=tokenizer, patch_size=patch,
+        vision_feature_select_strategy="default", num_additional_image_tokens=1,
+        chat_template=LLAVA_CHAT_TEMPLATE,
+    )
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                       num_attention_heads=2, image_size=image_size, patch_size=patch),
+        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                                max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
+                                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default", vision_feature_layer=-1,
+    )
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor
+
+
+BUILDERS = {"llava": build_tiny_llava}
+
+
+def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
+    """Write the tiny random `family` checkpoint to `path` unless it is already there (atomically)."""
+    path = Path(path)
+    if (path / "config.json").exists():
+        return path
+    if family not in BUILDERS:
+        raise ValueError(f"backbone.tiny_random={family!r}: tiny random models exist for {sorted(BUILDERS)}")
+    model, processor = BUILDERS[family](seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        if not (path / "config.json").exists():  # another process won the race: theirs is as good as ours
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path

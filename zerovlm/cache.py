@@ -1,0 +1,61 @@
+"""A content-addressed store of generated views: a view is generated once, ever.
+
+The key is the SHA-256 of everything that determines the pixels (generator fingerprint, what it is
+conditioned on, pose, seed), as canonical JSON. Entries are PNG (lossless) files written to a temporary file
+in the same directory and renamed into place, so a killed run never leaves a broken entry and two ranks
+writing the same view both leave a whole one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from PIL import Image
+
+
+def image_digest(image: Image.Image) -> str:
+    """SHA-256 of an image's mode, size and pixels."""
+    h = hashlib.sha256(f"{image.mode}:{image.size}".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
+
+class ViewCache:
+    def __init__(self, root: str | os.PathLike) -> None:
+        self.root = Path(root)
+
+    @staticmethod
+    def key(**parts) -> str:
+        return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.png"
+
+    def get(self, key: str) -> Image.Image | None:
+        path = self.path(key)
+        if not path.exists():
+            return None
+        with Image.open(path) as image:
+            return image.convert("RGB")
+
+    def put(self, key: str, image: Image.Image) -> Path:
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(buffer.getvalue())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path

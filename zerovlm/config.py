@@ -1,0 +1,147 @@
+"""Structured configs: the schema every yaml in conf/ is checked against.
+
+Each option of a group with its own class (dataset, generator, backbone) starts its defaults list with the
+schema stored here under ``schema/<group>/<name>``; the groups that share one shape (views, layout, prompt,
+trainer, paths) are typed by the top-level ``Config``. A misspelt key or a value of the wrong type fails at
+composition with Hydra's error. This module imports nothing heavy: ``zerovlm --cfg job`` never loads torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class SyntheticDatasetConfig:
+    _target_: str = "zerovlm.data.synthetic.SyntheticDataset"
+    name: str = "synthetic"
+    num_scenes: int = 24
+    splits: list[str] = field(default_factory=lambda: ["dev", "test"])
+    split_fractions: dict[str, float] = field(
+        default_factory=lambda: {"train": 0.5, "dev": 0.25, "test": 0.25}
+    )
+    image_size: int = 256
+    seed: int = 0
+    limit: Optional[int] = None  # keep the first N samples of the selected splits (quick runs, odd sizes)
+
+
+@dataclass
+class PoseConfig:
+    """A camera pose relative to the input view, in Zero-1-to-3's convention (degrees, radius offset).
+
+    ``random: true`` draws polar = arcsin(U(-1, 1))·160/π and azimuth = U(-150, 150) from a seed derived
+    from (run seed, sample id, pose name), as the reference demo does, so every run and rank agrees.
+    The pose named ``origin`` is the input image itself and is never generated.
+    """
+
+    name: str = MISSING
+    polar: float = 0.0
+    azimuth: float = 0.0
+    radius: float = 0.0
+    random: bool = False
+    label: Optional[str] = None  # how prompts name the view; default "<name> view image"
+
+
+@dataclass
+class ViewSetConfig:
+    name: str = MISSING
+    poses: list[PoseConfig] = MISSING
+
+
+@dataclass
+class LayoutConfig:
+    """How the views become the picture the VLM sees (see zerovlm/stitch.py)."""
+
+    name: str = MISSING
+    kind: str = "grid"  # single | horizontal | vertical | grid
+    cell_size: int = 256
+    gap: int = 8
+    background: list[int] = field(default_factory=lambda: [255, 255, 255])
+    labels: bool = False
+    label_height: int = 20
+
+
+@dataclass
+class PromptConfig:
+    """Prompt templates (str.format fields in braces); see zerovlm/prompts.py for the fields."""
+
+    name: str = MISSING
+    question: str = MISSING
+    view_prompt: bool = False
+    single_original: str = "{question}"
+    single_generated: str = "{question}"
+    multi: str = "{question}"
+    multi_item: str = "the {label} {position}"
+
+
+@dataclass
+class OracleGeneratorConfig:
+    _target_: str = "zerovlm.generators.oracle.OracleRenderer"
+    name: str = "oracle"
+
+
+@dataclass
+class HFBackboneConfig:
+    _target_: str = "zerovlm.backbones.hf.HFVisionLanguageModel"
+    name: str = MISSING
+    model: str = MISSING  # hub id or local directory
+    revision: Optional[str] = None
+    tiny_random: Optional[str] = None  # architecture family: write tiny random weights to `model` if absent
+    scoring: str = "likelihood"  # likelihood | generate
+    batch_size: int = 4
+    max_new_tokens: int = 8
+    dtype: str = "float32"
+    yes_words: list[str] = field(default_factory=lambda: ["yes", "Yes", "YES", " yes", " Yes"])
+    no_words: list[str] = field(default_factory=lambda: ["no", "No", "NO", " no", " No"])
+    seed: int = 0  # seed of the tiny random weights
+
+
+@dataclass
+class TrainerConfig:
+    """Keyword arguments of ``lightning.pytorch.Trainer``; add others with ``+trainer.key=value``."""
+
+    _target_: str = "lightning.pytorch.Trainer"
+    accelerator: str = "cpu"
+    devices: Any = 1
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: Any = "32-true"
+    enable_progress_bar: bool = False
+    enable_model_summary: bool = False
+    enable_checkpointing: bool = False
+    logger: bool = False
+
+
+@dataclass
+class PathsConfig:
+    output_dir: str = MISSING  # the Hydra job directory
+    cache_dir: str = MISSING  # generated views, content-addressed
+    model_dir: str = MISSING  # tiny random models written on first use
+
+
+@dataclass
+class Config:
+    dataset: Any = MISSING
+    views: ViewSetConfig = MISSING
+    generator: Any = MISSING
+    layout: LayoutConfig = MISSING
+    prompt: PromptConfig = MISSING
+    backbone: Any = MISSING
+    trainer: TrainerConfig = MISSING
+    logger: Any = None
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    seed: int = 0
+    num_workers: int = 0
+    num_sample_images: int = 8  # stitched inputs kept in inputs/ and shown in samples.png and W&B
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=Config)
+    cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
+    cs.store(group="schema/generator", name="oracle", node=OracleGeneratorConfig)
+    cs.store(group="schema/backbone", name="hf", node=HFBackboneConfig)

@@ -1,0 +1,1 @@
+"""Novel-view generators: (sample, poses, seeds) -> images. See base.ViewGenerator."""

@@ -1,0 +1,56 @@
+"""The evaluation as a LightningModule: sample -> views -> stitched picture -> prompt -> backbone answer.
+
+`Trainer.predict` runs it on every device; each batch returns one row per sample (everything needed to trace
+the number: exact prompt, model input, views with their actual poses) and the stitched pictures.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from time import perf_counter
+
+import lightning.pytorch as pl
+
+from zerovlm.data.sample import Sample
+from zerovlm.prompts import PromptBuilder
+from zerovlm.stitch import Layout
+from zerovlm.views import ViewMaker
+
+
+class SpatialQAModule(pl.LightningModule):
+    def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone, setting: dict) -> None:
+        super().__init__()
+        self.views, self.layout, self.prompt = views, layout, prompt
+        self.backbone = backbone
+        self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
+        self.seconds: dict[str, float] = defaultdict(float)
+
+    def _timed(self, stage: str, fn, items):
+        start = perf_counter()
+        out = [fn(*item) for item in items]
+        self.seconds[stage] += perf_counter() - start
+        return out
+
+    def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
+        views = self._timed("views", self.views, [(s,) for s in batch])
+        pictures = self._timed("stitch", lambda v: self.layout.stitch([im for _, im in v], [p.display for p, _ in v]),
+                               [(v,) for v in views])
+        prompts = self._timed("prompt", lambda s, v: self.prompt(s, [p for p, _ in v], self.layout),
+                              list(zip(batch, views)))
+        start = perf_counter()
+        answers = self.backbone.score(pictures, prompts)
+        self.seconds["backbone"] += perf_counter() - start
+        rows = []
+        for sample, view, prompt, answer in zip(batch, views, prompts, answers, strict=True):
+            prediction = answer["prediction"]
+            rows.append({
+                "id": sample.id, "split": sample.split, "label": sample.label, "prediction": prediction,
+                "correct": prediction is not None and prediction == sample.label,
+                "p_yes": answer["p_yes"], "raw": answer["raw"],
+                "statement": sample.statement, "relation": sample.relation, "negative_type": sample.negative_type,
+                "subject": sample.subject, "object": sample.object,
+                "prompt": prompt, "model_input": answer["model_input"],
+                "views": [asdict(p) for p, _ in view], **self.setting,
+            })
+        return {"rows": rows, "pictures": pictures}

@@ -1,0 +1,43 @@
+"""Prompt templates: the text the VLM gets with the picture. The templates are yaml (conf/prompt/).
+
+Fields: `question` gets {statement} {subject} {object}; `single_original` / `single_generated` (one view shown)
+get {question} {object} {view}; `multi` gets {views} {count} {question}, where {views} joins one `multi_item`
+per view shown ({label} {position}, positions from the layout). `view_prompt: false` gives the question alone.
+"""
+
+from __future__ import annotations
+
+from zerovlm.data.sample import Sample
+from zerovlm.stitch import Layout
+from zerovlm.views import ORIGIN, Pose
+
+NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def join_words(items: list[str]) -> str:
+    """"a", "a and b", "a, b, and c"."""
+    if len(items) <= 2:
+        return " and ".join(items)
+    return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+class PromptBuilder:
+    def __init__(self, name: str, question: str, view_prompt: bool = False, single_original: str = "{question}",
+                 single_generated: str = "{question}", multi: str = "{question}",
+                 multi_item: str = "the {label} {position}") -> None:
+        self.name, self.question, self.view_prompt = name, question, view_prompt
+        self.single_original, self.single_generated = single_original, single_generated
+        self.multi, self.multi_item = multi, multi_item
+
+    def __call__(self, sample: Sample, poses: list[Pose], layout: Layout) -> str:
+        question = self.question.format(statement=sample.statement, subject=sample.subject, object=sample.object)
+        if not self.view_prompt:
+            return question
+        if len(poses) == 1:
+            template = self.single_original if poses[0].name == ORIGIN else self.single_generated
+            return template.format(question=question, object=sample.subject, view=poses[0].display)
+        items = [self.multi_item.format(label=p.display, position=where)
+                 for p, where in zip(poses, layout.positions(len(poses)), strict=True)]
+        views = join_words(items)
+        return self.multi.format(views=views[:1].upper() + views[1:], count=NUMBER_WORDS.get(len(poses), len(poses)),
+                                 question=question)

@@ -1,0 +1,91 @@
+"""`zerovlm-report SWEEP_DIR`: one row per job of a sweep, accuracy overall and per split.
+
+Writes report.csv and report.md into the sweep directory and prints the table. Every multirun prints it at the
+end too (SweepReportCallback in conf/config.yaml). Imports no torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import logging
+from pathlib import Path
+
+import yaml
+from hydra.experimental.callback import Callback
+
+log = logging.getLogger(__name__)
+CHANCE_NOTE = "Note: tiny random backbone - its answers are at chance; these numbers test the pipeline, not a VLM."
+
+
+def _overrides(job_dir: Path) -> dict[str, str]:
+    path = job_dir / ".hydra" / "overrides.yaml"
+    items = yaml.safe_load(path.read_text()) if path.exists() else []
+    return dict(item.split("=", 1) for item in items or [] if "=" in item)
+
+
+def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
+    """(columns, rows, any tiny random backbone) for every job directory with a metrics.json."""
+    sweep_dir = Path(sweep_dir)
+    jobs = sorted((p.parent for p in sweep_dir.glob("**/metrics.json")),
+                  key=lambda p: (len(p.relative_to(sweep_dir).parts), int(p.name) if p.name.isdigit() else 0, str(p)))
+    if not jobs:
+        raise FileNotFoundError(f"{sweep_dir}: no job directory with a metrics.json (did the sweep run?)")
+    keys: list[str] = []
+    splits: list[str] = []
+    rows, tiny = [], False
+    for job in jobs:
+        metrics = json.loads((job / "metrics.json").read_text())
+        overrides = _overrides(job)
+        keys += [k for k in overrides if k not in keys]
+        splits += [s for s in metrics["splits"] if s not in splits]
+        tiny |= bool(metrics.get("tiny_random_backbone"))
+        row = {"job": str(job.relative_to(sweep_dir)) if job != sweep_dir else ".", **overrides,
+               "n": metrics["n"], "accuracy": f"{metrics['accuracy']:.3f}"}
+        row.update({f"{s} acc": f"{metrics['splits'][s]['accuracy']:.3f}" for s in metrics["splits"]})
+        row["unparsed"] = metrics["unparsed"]
+        rows.append(row)
+    columns = ["job", *keys, "n", "accuracy", *[f"{s} acc" for s in splits], "unparsed"]
+    return columns, rows, tiny
+
+
+def markdown(columns: list[str], rows: list[dict]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(sweep_dir: str | Path) -> str:
+    sweep_dir = Path(sweep_dir)
+    columns, rows, tiny = collect(sweep_dir)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(rows)
+    (sweep_dir / "report.csv").write_text(buffer.getvalue())
+    text = markdown(columns, rows) + (f"\n{CHANCE_NOTE}\n" if tiny else "")
+    (sweep_dir / "report.md").write_text(text)
+    return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
+
+
+class SweepReportCallback(Callback):
+    """Prints the sweep's table when a multirun ends."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        try:
+            print("\n" + write_report(config.hydra.sweep.dir), flush=True)
+        except Exception as error:  # noqa: BLE001 - a report problem must not hide the jobs' results
+            log.warning("sweep report failed: %s", error)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("sweep_dir", help="a Hydra sweep (or run) directory")
+    args = parser.parse_args(argv)
+    print(write_report(args.sweep_dir), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""One job: build every stage from the config, predict on all ranks, and on rank 0 merge, score and write
+predictions.jsonl, metrics.json, samples.png (and log to W&B)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from time import perf_counter
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers test the pipeline, not a VLM"
+
+
+def run_job(cfg: DictConfig) -> float | None:
+    """The Hydra task: resolve the config into the job directory (extra ranks read it there), then evaluate."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from zerovlm.distributed import clean_job_environment
+
+    hydra_cfg = HydraConfig.get()
+    output_dir = Path(hydra_cfg.runtime.output_dir)
+    if cfg.logger is not None:  # one W&B group per sweep, one run name per job
+        multirun = hydra_cfg.mode == RunMode.MULTIRUN
+        with open_dict(cfg):
+            cfg.logger.setdefault("group", Path(hydra_cfg.sweep.dir).name if multirun else None)
+            cfg.logger.setdefault("name", f"{output_dir.parent.name}/{output_dir.name}" if multirun else output_dir.name)
+    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+    with clean_job_environment():
+        metrics = evaluate(OmegaConf.load(output_dir / "config.yaml"), output_dir)
+    return None if metrics is None else metrics["accuracy"]
+
+
+def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
+    """Run the evaluation on this rank; rank 0 returns the metrics, other ranks None."""
+    import lightning.pytorch as pl
+    from torch.utils.data import DataLoader
+
+    from zerovlm.cache import ViewCache
+    from zerovlm.metrics import compute_metrics
+    from zerovlm.predict import SpatialQAModule
+    from zerovlm.prompts import PromptBuilder
+    from zerovlm.stitch import Layout
+    from zerovlm.views import ViewMaker
+    from zerovlm.distributed import build_trainer
+    from zerovlm.writer import ShardedPredictionWriter, merge_shards
+
+    output_dir = Path(output_dir)
+    start = perf_counter()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    dataset = instantiate(cfg.dataset)
+    views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir), seed=cfg.seed)
+    layout = Layout(**cfg.layout)
+    prompt = PromptBuilder(**cfg.prompt)
+    backbone = instantiate(cfg.backbone)
+    setting = {"dataset": cfg.dataset.name, "view_set": cfg.views.name, "generator": cfg.generator.name,
+               "layout": cfg.layout.name, "prompt_name": cfg.prompt.name, "backbone": cfg.backbone.name,
+               "scoring": cfg.backbone.scoring, "seed": cfg.seed}
+    module = SpatialQAModule(views, layout, prompt, backbone, setting)
+    writer = ShardedPredictionWriter(output_dir, cfg.num_sample_images)
+    trainer = build_trainer(cfg.trainer, output_dir, callbacks=[writer])
+    loader = DataLoader(dataset, batch_size=cfg.backbone.batch_size, collate_fn=list, num_workers=cfg.num_workers)
+    setup_seconds = perf_counter() - start
+    trainer.predict(module, dataloaders=loader, return_predictions=False)
+    if not trainer.is_global_zero:
+        return None
+
+    rows, stats = merge_shards(output_dir, expected=len(dataset))
+    metrics = compute_metrics(rows)
+    metrics.update(
+        views_generated=stats["views_generated"], views_cached=stats["views_cached"],
+        world_size=stats["world_size"], duplicates_removed=stats["duplicates_removed"],
+        seconds={**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
+                 "total": round(perf_counter() - start, 4)},
+        setting=setting, tiny_random_backbone=backbone.tiny_random,
+    )
+    with open(output_dir / "predictions.jsonl", "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in rows)
+    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+
+    from zerovlm.visualize import samples_png
+
+    note = CHANCE_NOTE if backbone.tiny_random else None
+    samples_png(rows, output_dir / "inputs", output_dir / "samples.png", note)
+    if cfg.get("logger") is not None:
+        from zerovlm.wandb_report import log_to_wandb
+
+        log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir / "inputs")
+    splits = ", ".join(f"{k} {m['accuracy']:.3f} (n={m['n']})" for k, m in metrics["splits"].items())
+    log.info("%s: accuracy %.3f (n=%d; %s); unparsed %d; views generated %d, cached %d%s", output_dir,
+             metrics["accuracy"], metrics["n"], splits, metrics["unparsed"], metrics["views_generated"],
+             metrics["views_cached"], f" [{note}]" if note else "")
+    return metrics

@@ -1,0 +1,45 @@
+"""samples.png: the stitched inputs of the first samples with statement, label and prediction under each."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+THUMB = 256
+TEXT_LINES = 6
+LINE = 12
+
+
+def _answer(value) -> str:
+    return "unparsed" if value is None else ("yes" if value else "no")
+
+
+def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, note: str | None = None) -> Path | None:
+    shown = [(r, Path(inputs_dir) / f"{r['id']}.png") for r in rows]
+    shown = [(r, p) for r, p in shown if p.exists()]
+    if not shown:
+        return None
+    cols = min(4, len(shown))
+    rows_n = -(-len(shown) // cols)
+    header = LINE + 8 if note else 0
+    cell_h = THUMB + TEXT_LINES * LINE + 8
+    canvas = Image.new("RGB", (cols * THUMB, header + rows_n * cell_h), (255, 255, 255))
+    draw, font = ImageDraw.Draw(canvas), ImageFont.load_default()
+    if note:
+        draw.text((4, 4), note, fill=(160, 0, 0), font=font)
+    for i, (row, picture) in enumerate(shown):
+        x, y = (i % cols) * THUMB, header + (i // cols) * cell_h
+        with Image.open(picture) as im:
+            im = im.convert("RGB")
+            im.thumbnail((THUMB, THUMB))
+            canvas.paste(im, (x + (THUMB - im.width) // 2, y))
+        p_yes = "" if row["p_yes"] is None else f" p_yes={row['p_yes']:.3f}"
+        verdict = "ok" if row["correct"] else "wrong"
+        lines = textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 2]
+        lines += [f"label={_answer(row['label'])} pred={_answer(row['prediction'])}{p_yes}", f"{verdict}  {row['id']}"]
+        for k, line in enumerate(lines):
+            draw.text((x + 4, y + THUMB + 4 + k * LINE), line, fill=(0, 0, 0), font=font)
+    canvas.save(path)
+    return Path(path)

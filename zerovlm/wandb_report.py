@@ -1,0 +1,46 @@
+"""Weights & Biases: the composed config, accuracies as summary metrics, a per-relation table and a table of
+sample inputs, through Lightning's WandbLogger (offline by default). A W&B failure is logged, never raised:
+the job's own outputs are already on disk."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from hydra.utils import instantiate
+
+log = logging.getLogger(__name__)
+
+
+def summary_metrics(metrics: dict) -> dict:
+    flat = {"accuracy": metrics["accuracy"], "n": metrics["n"], "unparsed": metrics["unparsed"]}
+    for split, m in metrics["splits"].items():
+        flat[f"{split}/accuracy"] = m["accuracy"]
+        flat[f"{split}/n"] = m["n"]
+    for kind, m in metrics["negative_types"].items():
+        flat[f"negative_type/{kind}/accuracy"] = m["accuracy"]
+    return flat
+
+
+def log_to_wandb(logger_cfg, config: dict, metrics: dict, rows: list[dict], inputs_dir: Path) -> bool:
+    try:
+        import wandb
+
+        logger = instantiate(logger_cfg)
+        logger.log_hyperparams(config)
+        logger.experiment.summary.update(summary_metrics(metrics))
+        logger.log_table("relations", columns=["relation", "n", "accuracy", "unparsed"],
+                         data=[[k, m["n"], m["accuracy"], m["unparsed"]] for k, m in metrics["relations"].items()])
+        shown = [r for r in rows if (inputs_dir / f"{r['id']}.png").exists()]
+        logger.log_table(
+            "samples", columns=["id", "input", "prompt", "statement", "label", "prediction", "p_yes", "raw"],
+            data=[[r["id"], wandb.Image(str(inputs_dir / f"{r['id']}.png")), r["prompt"], r["statement"], r["label"],
+                   r["prediction"], r["p_yes"], r["raw"]] for r in shown],
+        )
+        logger.finalize("success")
+        wandb.finish()
+        return True
+    except Exception as error:  # noqa: BLE001 - W&B must never fail a finished evaluation
+        log.warning("W&B logging failed (%s: %s); predictions.jsonl and metrics.json are complete",
+                    type(error).__name__, error)
+        return False
