@@ -83,7 +83,7 @@ class ViewMaker:
             gen_seed = derived_seed(self.seed, sample.id, pose.name, "generate")
             key = self.cache.key(
                 generator=self.generator.fingerprint(), condition=condition,
-                pose=[pose.polar, pose.azimuth, pose.radius], seed=gen_seed,
+                pose=[pose.polar, pose.azimuth, pose.radius], seed=gen_seed if self.generator.stochastic else None,
             )
             hit = self.cache.get(key)
             if hit is None:

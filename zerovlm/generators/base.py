@@ -17,6 +17,7 @@ class ViewGenerator(ABC):
     """
 
     name: str
+    stochastic: bool = True  # False when the seed cannot change the pixels (then it is left out of the key)
 
     @abstractmethod
     def fingerprint(self) -> dict:

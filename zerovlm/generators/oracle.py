@@ -14,6 +14,8 @@ from zerovlm.render import RENDERER_VERSION, Camera, render
 
 
 class OracleRenderer(ViewGenerator):
+    stochastic = False
+
     def __init__(self, name: str = "oracle") -> None:
         self.name = name
 

@@ -1,0 +1,65 @@
+"""The synthetic dataset: sizes, splits, labels and the two kinds of false statement."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from zerovlm.data.synthetic import RELATIONS, SyntheticDataset, make_scene, statement, true_relations
+
+ALL = ["train", "dev", "test"]
+
+
+def test_sizes_splits_and_balance():
+    ds = SyntheticDataset(num_scenes=40, splits=ALL)
+    assert len(ds) == 80
+    scenes = Counter(r["split"] for r in ds.records if r["label"])
+    assert scenes == {"train": 20, "dev": 10, "test": 10}
+    assert Counter(r["label"] for r in ds.records) == {True: 40, False: 40}
+    assert Counter(r["negative_type"] for r in ds.records) == {"none": 40, "relation_swap": 20, "object_swap": 20}
+    ids = [r["id"] for r in ds.records]
+    assert len(set(ids)) == len(ids)
+
+
+def test_split_selection_and_limit():
+    full = SyntheticDataset(num_scenes=40, splits=ALL)
+    dev = SyntheticDataset(num_scenes=40, splits=["dev"])
+    assert {r["split"] for r in dev.records} == {"dev"}
+    assert [r["id"] for r in dev.records] == [r["id"] for r in full.records if r["split"] == "dev"]
+    assert len(SyntheticDataset(num_scenes=40, splits=["dev", "test"], limit=7)) == 7
+
+
+def test_scene_is_independent_of_the_others():
+    a = SyntheticDataset(num_scenes=10, splits=ALL, seed=3)
+    b = SyntheticDataset(num_scenes=30, splits=ALL, seed=3)
+    assert make_scene(3, 4) == make_scene(3, 4)
+    assert [r["id"] for r in a.records][:2] == [r["id"] for r in b.records][:2]
+    assert a[0].image.tobytes() == b[0].image.tobytes()
+    assert make_scene(3, 4) != make_scene(4, 4)
+
+
+def test_statements_are_true_and_false_as_labelled():
+    ds = SyntheticDataset(num_scenes=40, splits=ALL)
+    for sample in (ds[i] for i in range(len(ds))):
+        objects, camera = make_scene(0, sample.meta["scene_index"])
+        names = [o.name for o in objects]
+        holds = {(names[a], rel, names[b]) for a, rel, b in true_relations(objects, camera)}
+        fact = (sample.subject, sample.relation, sample.object)
+        assert sample.statement == statement(*fact)
+        assert (fact in holds) == sample.label
+        if sample.negative_type == "relation_swap":
+            twin = ds[ds.records.index(next(r for r in ds.records if r["id"] == sample.id.replace("false", "true")))]
+            assert sample.relation == RELATIONS[twin.relation][1]
+            assert (sample.subject, sample.object) == (twin.subject, twin.object)
+        if sample.negative_type == "object_swap":
+            colours = {o.color for o in objects}
+            swapped = sample.subject if sample.subject not in names else sample.object
+            assert swapped not in names and swapped.split()[0] not in colours
+
+
+def test_empty_selection_and_unknown_split_fail():
+    with pytest.raises(ValueError, match="selected no samples"):
+        SyntheticDataset(num_scenes=4, splits=["dev"], limit=0)
+    with pytest.raises(ValueError, match="validation"):
+        SyntheticDataset(num_scenes=4, splits=["validation"])

@@ -1,0 +1,96 @@
+"""Poses, the seeded random view, and the content-addressed view cache."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zerovlm.cache import ViewCache, image_digest
+from zerovlm.data.synthetic import SyntheticDataset
+from zerovlm.generators.oracle import OracleRenderer
+from zerovlm.views import ViewMaker, derived_seed, random_pose, resolve_poses
+
+FOUR = [{"name": "origin", "label": "original image"}, {"name": "left", "azimuth": -90},
+        {"name": "right", "azimuth": 90}, {"name": "random", "random": True}]
+
+
+def test_derived_seed_is_stable_across_processes():
+    # sha256-based: the same in every process and on every rank, unlike hash()
+    assert derived_seed(0, "synthetic-00000-true", "random") == 5646822820141517638
+
+
+def test_random_pose_follows_the_reference_demo():
+    pose = random_pose(derived_seed(0, "synthetic-00000-true", "random"))
+    assert (pose.polar, pose.azimuth, pose.radius) == pytest.approx((-13.027943959143437, 130.3689594859647, 0.0))
+    rng = np.random.default_rng(123)
+    expected_polar = math.asin(rng.uniform(-1, 1)) * 160 / math.pi
+    expected_azimuth = rng.uniform(-150, 150)
+    got = random_pose(123)
+    assert (got.polar, got.azimuth) == (expected_polar, expected_azimuth)
+    draws = [random_pose(s) for s in range(500)]
+    assert all(-80 <= p.polar <= 80 and -150 <= p.azimuth <= 150 for p in draws)
+
+
+def test_resolve_poses_per_sample():
+    a = resolve_poses(FOUR, "s1", 0)
+    assert [p.name for p in a] == ["origin", "left", "right", "random"]
+    assert (a[1].polar, a[1].azimuth, a[1].radius) == (0.0, -90.0, 0.0)
+    assert a[0].display == "original image" and a[1].display == "left view image"
+    assert resolve_poses(FOUR, "s1", 0)[3] == a[3]
+    assert resolve_poses(FOUR, "s2", 0)[3] != a[3]
+    assert resolve_poses(FOUR, "s1", 1)[3] != a[3]
+
+
+def test_cache_put_is_atomic_and_round_trips(tmp_path):
+    cache = ViewCache(tmp_path)
+    image = Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3))
+    key = cache.key(generator={"g": 1}, condition="c", pose=[0, 90, 0], seed=7)
+    assert cache.get(key) is None
+    path = cache.put(key, image)
+    assert path.parent.name == key[:2]
+    assert [p.name for p in path.parent.iterdir()] == [f"{key}.png"]  # no temporary file left behind
+    assert cache.get(key).tobytes() == image.tobytes()
+    assert image_digest(cache.get(key)) == image_digest(image)
+
+
+def test_cache_key_covers_everything_that_sets_pixels():
+    base = dict(generator={"generator": "oracle", "renderer": "1"}, condition="abc", pose=[0, 90, 0], seed=1)
+    keys = {ViewCache.key(**base)}
+    for change in [dict(generator={"generator": "oracle", "renderer": "2"}), dict(condition="abd"),
+                   dict(pose=[0, 90, 0.5]), dict(seed=2)]:
+        keys.add(ViewCache.key(**{**base, **change}))
+    assert len(keys) == 5
+    assert ViewCache.key(**base) == ViewCache.key(**dict(reversed(list(base.items()))))
+
+
+class CountingOracle(OracleRenderer):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def generate(self, sample, poses, seeds):
+        self.calls.append([p.name for p in poses])
+        return super().generate(sample, poses, seeds)
+
+
+def test_view_maker_generates_once_then_serves_the_cache(tmp_path):
+    sample = SyntheticDataset(num_scenes=2, splits=["train", "dev", "test"])[0]
+    generator = CountingOracle()
+    first = ViewMaker(FOUR, generator, ViewCache(tmp_path), seed=0)
+    views = first(sample)
+    assert [p.name for p, _ in views] == ["origin", "left", "right", "random"]
+    assert views[0][1] is sample.image  # the input image itself, never generated
+    assert generator.calls == [["left", "right", "random"]]  # all missing poses of a sample in one call
+    assert (first.generated, first.cached) == (3, 0)
+
+    again = ViewMaker(FOUR, generator, ViewCache(tmp_path), seed=0)
+    cached = again(sample)
+    assert (again.generated, again.cached) == (0, 3) and len(generator.calls) == 1
+    assert [im.tobytes() for _, im in cached] == [im.tobytes() for _, im in views]
+
+    other_seed = ViewMaker(FOUR, generator, ViewCache(tmp_path), seed=1)
+    other_seed(sample)
+    assert (other_seed.generated, other_seed.cached) == (1, 2)  # only the random view depends on the seed
