@@ -33,10 +33,10 @@ def tiny_llava(tiny_llava_dir):
                                  no_words=["no", "No", " no", " No"])
 
 
-def run_cli(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subprocess.CompletedProcess:
     """`python -m zerovlm ARGS` from the repository root; fails the test with the output if it fails."""
     proc = subprocess.run([sys.executable, "-m", "zerovlm", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
     assert proc.returncode == 0, f"zerovlm {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
     return proc
 

@@ -1,0 +1,81 @@
+"""The Hugging Face adapter on a tiny random LLaVA saved with save_pretrained and loaded with from_pretrained."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from zerovlm.backbones.answers import parse_answer
+from zerovlm.backbones.hf import HFVisionLanguageModel
+from zerovlm.backbones.tiny import build_tiny_llava
+from zerovlm.data.synthetic import SyntheticDataset
+
+PROMPTS = ["Is it true? Answer yes or no.", "Is the red cube to the left of the blue sphere? Answer yes or no.",
+           "This is the original image. Is the following statement about the image true? "
+           '"The green cylinder is behind the purple cube." Answer yes or no.', "yes or no?"]
+
+
+@pytest.fixture(scope="module")
+def images():
+    ds = SyntheticDataset(num_scenes=4, splits=["train", "dev", "test"])
+    return [ds[i].image for i in range(4)]
+
+
+def test_tiny_checkpoint_is_a_real_checkpoint(tiny_llava_dir, tiny_llava):
+    names = {p.name for p in tiny_llava_dir.iterdir()}
+    assert {"config.json", "model.safetensors", "tokenizer.json", "processor_config.json"} <= names
+    assert type(tiny_llava.model).__name__ == "LlavaForConditionalGeneration"
+    fresh, _ = build_tiny_llava(seed=0)  # the same seed gives the same weights the file holds
+    loaded = tiny_llava.model.state_dict()
+    for name, tensor in fresh.state_dict().items():
+        assert torch.equal(tensor, loaded[name]), name
+
+
+def test_model_input_is_the_processors_chat_template(tiny_llava):
+    assert tiny_llava.chat_text("Is it true?") == "USER: <image>\nIs it true? ASSISTANT:"
+
+
+def test_likelihood_is_the_next_token_probability(tiny_llava, images):
+    out = tiny_llava.score(images[:1], PROMPTS[:1])[0]
+    inputs = tiny_llava.processor(images=images[:1], text=[tiny_llava.chat_text(PROMPTS[0])], return_tensors="pt")
+    with torch.no_grad():
+        probs = tiny_llava.model(**inputs).logits[0, -1].softmax(-1)
+    tok = tiny_llava.tokenizer
+    yes = sum(probs[tok.encode(w, add_special_tokens=False)[0]] for w in ["yes", "Yes", " yes", " Yes"])
+    no = sum(probs[tok.encode(w, add_special_tokens=False)[0]] for w in ["no", "No", " no", " No"])
+    assert out["p_yes"] == pytest.approx(float(yes / (yes + no)), abs=1e-6)
+    assert out["prediction"] == (out["p_yes"] > 0.5)
+    assert out["raw"] is None and out["model_input"].endswith("ASSISTANT:")
+
+
+def test_likelihood_does_not_depend_on_the_batch(tiny_llava, images):
+    batched = tiny_llava.score(images, PROMPTS)
+    alone = [tiny_llava.score([im], [p])[0] for im, p in zip(images, PROMPTS)]
+    for b, a in zip(batched, alone):
+        assert b["p_yes"] == pytest.approx(a["p_yes"], abs=1e-5)
+        assert b["prediction"] == a["prediction"]
+
+
+def test_generate_mode_parses_greedy_text(tiny_llava_dir, images):
+    gen = HFVisionLanguageModel(name="tiny", model=str(tiny_llava_dir), scoring="generate", max_new_tokens=6)
+    batched = gen.score(images, PROMPTS)
+    alone = [gen.score([im], [p])[0] for im, p in zip(images, PROMPTS)]
+    for b, a in zip(batched, alone):
+        assert isinstance(b["raw"], str) and b["p_yes"] is None
+        assert b["prediction"] is parse_answer(b["raw"])
+        assert b["raw"] == a["raw"]  # greedy decoding with left padding: the batch changes nothing
+
+
+def test_bad_settings_fail_clearly(tiny_llava_dir):
+    with pytest.raises(ValueError, match="backbone.scoring"):
+        HFVisionLanguageModel(name="t", model=str(tiny_llava_dir), scoring="vote")
+    with pytest.raises(ValueError, match="none of backbone.yes_words"):
+        HFVisionLanguageModel(name="t", model=str(tiny_llava_dir), yes_words=["affirmative, captain"])
+    with pytest.raises(ValueError, match="share tokens"):
+        HFVisionLanguageModel(name="t", model=str(tiny_llava_dir), yes_words=["yes"], no_words=["yes", "no"])
+
+
+def test_any_image_size_is_accepted(tiny_llava):
+    out = tiny_llava.score([Image.new("RGB", (520, 264), (255, 255, 255))], ["Is it? Answer yes or no."])
+    assert 0.0 <= out[0]["p_yes"] <= 1.0

@@ -1,0 +1,120 @@
+"""End to end through the CLI: the default run with W&B offline, a 2 x 2 multirun, 2-process DDP on CPU."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import read_jsonl, run_cli
+from PIL import Image
+
+from zerovlm.data.synthetic import SyntheticDataset
+
+pytestmark = pytest.mark.slow
+SMALL = ["dataset.num_scenes=8"]
+N_SMALL = len(SyntheticDataset(num_scenes=8, splits=["dev", "test"]))
+
+
+def _job_outputs(job: Path, n: int) -> tuple[list[dict], dict]:
+    rows = read_jsonl(job / "predictions.jsonl")
+    metrics = json.loads((job / "metrics.json").read_text())
+    assert len(rows) == len({r["id"] for r in rows}) == metrics["n"] == n
+    assert sum(r["correct"] for r in rows) == metrics["correct"]
+    assert sum(m["n"] for m in metrics["splits"].values()) == n
+    with Image.open(job / "samples.png") as im:
+        assert im.width >= 256 and im.height >= 256
+    return rows, metrics
+
+
+def test_default_run_with_wandb_offline(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = run_cli(f"hydra.run.dir={run_dir}", "logger=wandb", *SMALL)
+    rows, metrics = _job_outputs(run_dir, N_SMALL)
+    assert "its answers are at chance" in proc.stderr + proc.stdout
+    assert metrics["tiny_random_backbone"] is True and metrics["world_size"] == 1
+    assert metrics["setting"] == {"dataset": "synthetic", "view_set": "origin", "generator": "oracle", "layout": "grid",
+                                  "prompt_name": "view", "backbone": "tiny_llava", "scoring": "likelihood", "seed": 0}
+    assert set(metrics["seconds"]) >= {"views", "stitch", "prompt", "backbone", "setup", "total"}
+    row = rows[0]
+    assert row["prompt"].startswith("This is the original image. Is the following statement")
+    assert row["model_input"] == f"USER: <image>\n{row['prompt']} ASSISTANT:"
+    assert row["views"] == [{"name": "origin", "polar": 0.0, "azimuth": 0.0, "radius": 0.0, "label": "original image"}]
+    assert 0 <= row["p_yes"] <= 1 and row["prediction"] == (row["p_yes"] > 0.5)
+    config = (run_dir / "config.yaml").read_text()
+    assert "${" not in config  # resolved: what every rank ran
+    runs = list((run_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    record = next(runs[0].glob("run-*.wandb")).read_bytes()
+    for key in [b"accuracy", b"test/accuracy", b"negative_type/relation_swap/accuracy", b"num_scenes"]:
+        assert key in record, key  # summary metrics and the composed config
+    tables = runs[0] / "files" / "media" / "table"
+    relations = json.loads(next(tables.glob("relations_*.table.json")).read_text())
+    assert relations["columns"] == ["relation", "n", "accuracy", "unparsed"]
+    assert {r[0]: r[1] for r in relations["data"]} == {k: m["n"] for k, m in metrics["relations"].items()}
+    samples = json.loads(next(tables.glob("samples_*.table.json")).read_text())
+    assert samples["columns"][:3] == ["id", "input", "prompt"]
+    assert len(samples["data"]) == len(list((run_dir / "inputs").glob("*.png"))) == 8
+
+
+def test_two_by_two_multirun_shares_one_sweep_directory_and_the_view_cache(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", "views=origin,left", "prompt=plain,view", f"hydra.sweep.dir={sweep}", *SMALL,
+                   env={"ZEROVLM_CACHE": str(tmp_path / "cache")})
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [p.name for p in jobs] == ["0", "1", "2", "3"]
+    metrics = [_job_outputs(job, N_SMALL)[1] for job in jobs]
+    assert [(m["setting"]["view_set"], m["setting"]["prompt_name"]) for m in metrics] == [
+        ("origin", "plain"), ("origin", "view"), ("left", "plain"), ("left", "view")]
+    # a scene's left view is generated once: for its first statement; its second statement and the next job
+    # that shows it take it from the cache
+    scenes = N_SMALL // 2
+    assert [(m["views_generated"], m["views_cached"]) for m in metrics] == [(0, 0), (0, 0), (scenes, scenes),
+                                                                           (0, N_SMALL)]
+    left_view = read_jsonl(jobs[3] / "predictions.jsonl")[0]
+    assert left_view["prompt"].startswith("This is a 3D single-view image generated from the original image.")
+    assert "| job | views | prompt |" in proc.stdout and f"Sweep directory: {sweep.resolve()}" in proc.stdout
+    assert len((sweep / "report.csv").read_text().splitlines()) == 5
+
+    report = Path(sys.executable).parent / "zerovlm-report"  # the console script, as installed
+    if report.exists():
+        import subprocess
+
+        out = subprocess.run([str(report), str(sweep)], capture_output=True, text=True, check=True).stdout
+        assert "| 3 | left | view |" in out
+
+
+def test_two_process_ddp_scores_every_sample_once_and_matches_one_process(tmp_path):
+    odd = ["dataset.limit=7", *SMALL]
+    run_cli(f"hydra.run.dir={tmp_path / 'one'}", *odd)
+    run_cli(f"hydra.run.dir={tmp_path / 'two'}", "trainer.devices=2", *odd)
+    one, _ = _job_outputs(tmp_path / "one", 7)
+    two, metrics = _job_outputs(tmp_path / "two", 7)
+    assert metrics["world_size"] == 2 and metrics["duplicates_removed"] == 0
+    shard_sizes = sorted(len(read_jsonl(p)) for p in (tmp_path / "two" / "shards").glob("predictions.rank*.jsonl"))
+    assert shard_sizes == [3, 4]
+    assert [r["id"] for r in one] == [r["id"] for r in two]
+    assert [r["prediction"] for r in one] == [r["prediction"] for r in two]
+    assert [r["p_yes"] for r in one] == pytest.approx([r["p_yes"] for r in two], abs=1e-6)
+    assert not (tmp_path / "two" / "outputs").exists()
+
+
+def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
+    sweep = tmp_path / "sweep"
+    run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", f"hydra.sweep.dir={sweep}", *SMALL)
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0", "1"]
+    for job in jobs:
+        _, metrics = _job_outputs(sweep / job, 5)
+        assert metrics["world_size"] == 2
+
+
+def test_generate_scoring_end_to_end(tmp_path):
+    run_cli(f"hydra.run.dir={tmp_path}", "backbone.scoring=generate", "views=four", "dataset.limit=4", *SMALL)
+    rows, metrics = _job_outputs(tmp_path, 4)
+    assert all(isinstance(r["raw"], str) and r["p_yes"] is None for r in rows)
+    assert metrics["unparsed"] == sum(r["prediction"] is None for r in rows)
+    assert [v["name"] for v in rows[0]["views"]] == ["origin", "left", "right", "random"]
+    with Image.open(tmp_path / "inputs" / f"{rows[0]['id']}.png") as im:
+        assert im.size == (520, 520)  # 2 x 2 grid of 256 px cells, 8 px apart

@@ -1,0 +1,56 @@
+"""Scoring and merging: every sample counted once, unparsed answers counted as wrong and reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zerovlm.metrics import compute_metrics
+from zerovlm.writer import merge_shards
+
+
+def row(i, split, label, prediction, relation="left of", negative_type="none"):
+    return {"id": f"s{i}", "split": split, "label": label, "prediction": prediction,
+            "correct": prediction is not None and prediction == label, "relation": relation,
+            "negative_type": negative_type}
+
+
+def test_accuracy_overall_and_per_group():
+    rows = [row(0, "dev", True, True), row(1, "dev", False, True, "behind", "relation_swap"),
+            row(2, "test", False, None, "behind", "object_swap"), row(3, "test", True, True)]
+    m = compute_metrics(rows)
+    assert (m["n"], m["correct"], m["accuracy"], m["unparsed"]) == (4, 2, 0.5, 1)
+    assert m["splits"] == {"dev": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 0},
+                           "test": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 1}}
+    assert m["relations"]["behind"] == {"n": 2, "correct": 0, "accuracy": 0.0, "unparsed": 1}
+    assert m["negative_types"]["none"]["accuracy"] == 1.0
+    assert m["negative_types"]["object_swap"]["unparsed"] == 1
+    assert m["labels"]["true"]["accuracy"] == 1.0 and m["labels"]["false"]["accuracy"] == 0.0
+
+
+def test_no_rows_is_an_error_not_zero():
+    with pytest.raises(ValueError, match="0/0"):
+        compute_metrics([])
+
+
+def _write_shard(shards, rank, rows, generated, cached):
+    shards.mkdir(parents=True, exist_ok=True)
+    (shards / f"predictions.rank{rank}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (shards / f"stats.rank{rank}.json").write_text(json.dumps(
+        {"views_generated": generated, "views_cached": cached, "seconds": {"backbone": 1.5}}))
+
+
+def test_merge_keeps_one_row_per_sample_and_sums_stats(tmp_path):
+    _write_shard(tmp_path / "shards", 0, [row(0, "dev", True, True), row(2, "dev", True, False)], 2, 1)
+    _write_shard(tmp_path / "shards", 1, [row(1, "dev", True, True), row(2, "dev", True, False)], 3, 0)
+    rows, stats = merge_shards(tmp_path, expected=3)
+    assert [r["id"] for r in rows] == ["s0", "s1", "s2"]
+    assert stats == {"views_generated": 5, "views_cached": 1, "seconds": {"backbone": 3.0}, "world_size": 2,
+                     "duplicates_removed": 1}
+
+
+def test_merge_fails_when_samples_are_missing(tmp_path):
+    _write_shard(tmp_path / "shards", 0, [row(0, "dev", True, True)], 0, 0)
+    with pytest.raises(RuntimeError, match="1 samples were scored but the dataset has 2"):
+        merge_shards(tmp_path, expected=2)

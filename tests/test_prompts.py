@@ -1,0 +1,56 @@
+"""Golden prompt snapshots: a template change shows up here in review."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from zerovlm.cli import CONFIG_PATH
+from zerovlm.data.synthetic import SyntheticDataset
+from zerovlm.prompts import PromptBuilder, join_words
+from zerovlm.stitch import Layout
+from zerovlm.views import resolve_poses
+
+STATEMENT = "The blue cube is to the right of the green cube."
+QUESTION = f'Is the following statement about the image true? "{STATEMENT}" Answer yes or no.'
+FOUR = [{"name": "origin", "label": "original image"}, {"name": "left", "azimuth": -90},
+        {"name": "right", "azimuth": 90}, {"name": "random", "random": True}]
+
+SNAPSHOTS = {
+    ("plain", "four", "grid"): QUESTION,
+    ("view", "origin", "grid"): f"This is the original image. {QUESTION}",
+    ("view", "left", "grid"): "This is a 3D single-view image generated from the original image. Centered on the "
+                              f"blue cube. {QUESTION}",
+    # the paper's Figure 4, word for word
+    ("view", "four", "grid"): "The original image in the upper left corner, the left view image in the upper right "
+                              "corner, the right view image in the lower left corner, and the random view image in "
+                              f"the lower right corner. Based on these four images. {QUESTION}",
+    ("view", "four", "horizontal"): "The original image in the first place from the left, the left view image in the "
+                                    "second place from the left, the right view image in the third place from the "
+                                    "left, and the random view image in the fourth place from the left. Based on "
+                                    f"these four images. {QUESTION}",
+    ("view", "origin+left", "vertical"): "The original image at the top and the left view image at the bottom. "
+                                         f"Based on these two images. {QUESTION}",
+}
+VIEW_SETS = {"four": FOUR, "origin": FOUR[:1], "left": FOUR[1:2], "origin+left": FOUR[:2]}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    s = SyntheticDataset(num_scenes=4, splits=["train", "dev", "test"])[0]
+    assert s.statement == STATEMENT
+    return s
+
+
+@pytest.mark.parametrize("key", SNAPSHOTS, ids=["-".join(k) for k in SNAPSHOTS])
+def test_prompt_snapshot(sample, key):
+    template, views, layout = key
+    builder = PromptBuilder(**OmegaConf.load(f"{CONFIG_PATH}/prompt/{template}.yaml"))
+    poses = resolve_poses(VIEW_SETS[views], sample.id, 0)
+    assert builder(sample, poses, Layout(layout)) == SNAPSHOTS[key]
+
+
+def test_join_words():
+    assert join_words(["a"]) == "a"
+    assert join_words(["a", "b"]) == "a and b"
+    assert join_words(["a", "b", "c"]) == "a, b, and c"

@@ -1,0 +1,57 @@
+"""The sweep table and the W&B step that must never fail a run."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from zerovlm.report import CHANCE_NOTE, main, write_report
+from zerovlm.wandb_report import log_to_wandb, summary_metrics
+
+METRICS = {"n": 4, "accuracy": 0.75, "unparsed": 1, "tiny_random_backbone": True,
+           "splits": {"dev": {"n": 2, "accuracy": 0.5}, "test": {"n": 2, "accuracy": 1.0}},
+           "negative_types": {"none": {"accuracy": 1.0}}, "relations": {"left of": {"n": 4, "accuracy": 0.75, "unparsed": 1}}}
+
+
+def _job(sweep, num, overrides, accuracy):
+    job = sweep / str(num)
+    (job / ".hydra").mkdir(parents=True)
+    (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(overrides))
+    (job / "metrics.json").write_text(json.dumps({**METRICS, "accuracy": accuracy}))
+
+
+def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys):
+    for num, (views, prompt) in enumerate([("origin", "plain"), ("origin", "view"), ("left", "plain")]):
+        _job(tmp_path, num, [f"views={views}", f"prompt={prompt}"], 0.5 + num / 10)
+    _job(tmp_path, 10, ["views=left", "prompt=view"], 0.9)
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "| job | views | prompt | n | accuracy | dev acc | test acc | unparsed |" in out
+    assert CHANCE_NOTE in out and f"Sweep directory: {tmp_path.resolve()}" in out
+    with open(tmp_path / "report.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["job"], r["views"], r["prompt"], r["accuracy"]) for r in rows] == [
+        ("0", "origin", "plain", "0.500"), ("1", "origin", "view", "0.600"), ("2", "left", "plain", "0.700"),
+        ("10", "left", "view", "0.900")]
+    assert rows[0]["dev acc"] == "0.500" and rows[0]["unparsed"] == "1"
+    assert (tmp_path / "report.md").read_text().startswith("| job |")
+
+
+def test_report_of_an_empty_directory_says_so(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no job directory with a metrics.json"):
+        write_report(tmp_path)
+
+
+def test_summary_metrics_are_flat():
+    assert summary_metrics(METRICS) == {"accuracy": 0.75, "n": 4, "unparsed": 1, "dev/accuracy": 0.5, "dev/n": 2,
+                                        "test/accuracy": 1.0, "test/n": 2, "negative_type/none/accuracy": 1.0}
+
+
+def test_a_wandb_failure_does_not_fail_the_run(tmp_path, caplog):
+    bad = {"_target_": "lightning.pytorch.loggers.WandbLogger", "offline": True, "save_dir": str(tmp_path),
+           "mode": "no-such-mode"}
+    assert log_to_wandb(bad, {}, METRICS, [], tmp_path) is False
+    assert "W&B logging failed" in caplog.text
