@@ -51,8 +51,8 @@ def test_likelihood_is_the_next_token_probability(tiny_llava, images):
 
 def test_likelihood_does_not_depend_on_the_batch(tiny_llava, images):
     batched = tiny_llava.score(images, PROMPTS)
-    alone = [tiny_llava.score([im], [p])[0] for im, p in zip(images, PROMPTS)]
-    for b, a in zip(batched, alone):
+    alone = [tiny_llava.score([im], [p])[0] for im, p in zip(images, PROMPTS, strict=True)]
+    for b, a in zip(batched, alone, strict=True):
         assert b["p_yes"] == pytest.approx(a["p_yes"], abs=1e-5)
         assert b["prediction"] == a["prediction"]
 
@@ -60,8 +60,8 @@ def test_likelihood_does_not_depend_on_the_batch(tiny_llava, images):
 def test_generate_mode_parses_greedy_text(tiny_llava_dir, images):
     gen = HFVisionLanguageModel(name="tiny", model=str(tiny_llava_dir), scoring="generate", max_new_tokens=6)
     batched = gen.score(images, PROMPTS)
-    alone = [gen.score([im], [p])[0] for im, p in zip(images, PROMPTS)]
-    for b, a in zip(batched, alone):
+    alone = [gen.score([im], [p])[0] for im, p in zip(images, PROMPTS, strict=True)]
+    for b, a in zip(batched, alone, strict=True):
         assert isinstance(b["raw"], str) and b["p_yes"] is None
         assert b["prediction"] is parse_answer(b["raw"])
         assert b["raw"] == a["raw"]  # greedy decoding with left padding: the batch changes nothing

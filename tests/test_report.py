@@ -13,7 +13,8 @@ from zerovlm.wandb_report import log_to_wandb, summary_metrics
 
 METRICS = {"n": 4, "accuracy": 0.75, "unparsed": 1, "tiny_random_backbone": True,
            "splits": {"dev": {"n": 2, "accuracy": 0.5}, "test": {"n": 2, "accuracy": 1.0}},
-           "negative_types": {"none": {"accuracy": 1.0}}, "relations": {"left of": {"n": 4, "accuracy": 0.75, "unparsed": 1}}}
+           "negative_types": {"none": {"accuracy": 1.0}},
+           "relations": {"left of": {"n": 4, "accuracy": 0.75, "unparsed": 1}}}
 
 
 def _job(sweep, num, overrides, accuracy):

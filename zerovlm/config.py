@@ -9,7 +9,7 @@ composition with Hydra's error. This module imports nothing heavy: ``zerovlm --c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -26,7 +26,7 @@ class SyntheticDatasetConfig:
     )
     image_size: int = 256
     seed: int = 0
-    limit: Optional[int] = None  # keep the first N samples of the selected splits (quick runs, odd sizes)
+    limit: int | None = None  # keep the first N samples of the selected splits (quick runs, odd sizes)
 
 
 @dataclass
@@ -43,7 +43,7 @@ class PoseConfig:
     azimuth: float = 0.0
     radius: float = 0.0
     random: bool = False
-    label: Optional[str] = None  # how prompts name the view; default "<name> view image"
+    label: str | None = None  # how prompts name the view; default "<name> view image"
 
 
 @dataclass
@@ -89,8 +89,8 @@ class HFBackboneConfig:
     _target_: str = "zerovlm.backbones.hf.HFVisionLanguageModel"
     name: str = MISSING
     model: str = MISSING  # hub id or local directory
-    revision: Optional[str] = None
-    tiny_random: Optional[str] = None  # architecture family: write tiny random weights to `model` if absent
+    revision: str | None = None
+    tiny_random: str | None = None  # architecture family: write tiny random weights to `model` if absent
     scoring: str = "likelihood"  # likelihood | generate
     batch_size: int = 4
     max_new_tokens: int = 8

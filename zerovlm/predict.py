@@ -37,7 +37,7 @@ class SpatialQAModule(pl.LightningModule):
         pictures = self._timed("stitch", lambda v: self.layout.stitch([im for _, im in v], [p.display for p, _ in v]),
                                [(v,) for v in views])
         prompts = self._timed("prompt", lambda s, v: self.prompt(s, [p for p, _ in v], self.layout),
-                              list(zip(batch, views)))
+                              list(zip(batch, views, strict=True)))
         start = perf_counter()
         answers = self.backbone.score(pictures, prompts)
         self.seconds["backbone"] += perf_counter() - start

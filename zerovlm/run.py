@@ -28,7 +28,8 @@ def run_job(cfg: DictConfig) -> float | None:
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
         with open_dict(cfg):
             cfg.logger.setdefault("group", Path(hydra_cfg.sweep.dir).name if multirun else None)
-            cfg.logger.setdefault("name", f"{output_dir.parent.name}/{output_dir.name}" if multirun else output_dir.name)
+            job_name = f"{output_dir.parent.name}/{output_dir.name}" if multirun else output_dir.name
+            cfg.logger.setdefault("name", job_name)
     OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
     with clean_job_environment():
         metrics = evaluate(OmegaConf.load(output_dir / "config.yaml"), output_dir)
@@ -41,12 +42,12 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     from torch.utils.data import DataLoader
 
     from zerovlm.cache import ViewCache
+    from zerovlm.distributed import build_trainer
     from zerovlm.metrics import compute_metrics
     from zerovlm.predict import SpatialQAModule
     from zerovlm.prompts import PromptBuilder
     from zerovlm.stitch import Layout
     from zerovlm.views import ViewMaker
-    from zerovlm.distributed import build_trainer
     from zerovlm.writer import ShardedPredictionWriter, merge_shards
 
     output_dir = Path(output_dir)

@@ -13,7 +13,8 @@ import math
 from PIL import Image, ImageDraw, ImageFont
 
 KINDS = ("single", "horizontal", "vertical", "grid")
-CORNERS = ("in the upper left corner", "in the upper right corner", "in the lower left corner", "in the lower right corner")
+CORNERS = ("in the upper left corner", "in the upper right corner",
+           "in the lower left corner", "in the lower right corner")
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
 
 

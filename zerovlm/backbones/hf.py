@@ -41,7 +41,8 @@ class HFVisionLanguageModel(torch.nn.Module):
         self.yes_ids = self._single_token_ids(yes_words, "yes_words")
         self.no_ids = self._single_token_ids(no_words, "no_words")
         if set(self.yes_ids) & set(self.no_ids):
-            raise ValueError(f"backbone {name}: yes_words and no_words share tokens {set(self.yes_ids) & set(self.no_ids)}")
+            shared = set(self.yes_ids) & set(self.no_ids)
+            raise ValueError(f"backbone {name}: yes_words and no_words share tokens {shared}")
 
     def _single_token_ids(self, words, key: str) -> list[int]:
         ids = {w: self.tokenizer.encode(w, add_special_tokens=False) for w in words}
@@ -69,7 +70,9 @@ class HFVisionLanguageModel(torch.nn.Module):
             yes = torch.logsumexp(logp[:, self.yes_ids], dim=-1)
             no = torch.logsumexp(logp[:, self.no_ids], dim=-1)
             p_yes = torch.sigmoid(yes - no).tolist()
-            return [{"model_input": t, "p_yes": p, "prediction": p > 0.5, "raw": None} for t, p in zip(texts, p_yes)]
+            return [{"model_input": t, "p_yes": p, "prediction": p > 0.5, "raw": None}
+                    for t, p in zip(texts, p_yes, strict=True)]
         out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
         answers = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        return [{"model_input": t, "p_yes": None, "prediction": parse_answer(a), "raw": a} for t, a in zip(texts, answers)]
+        return [{"model_input": t, "p_yes": None, "prediction": parse_answer(a), "raw": a}
+                for t, a in zip(texts, answers, strict=True)]

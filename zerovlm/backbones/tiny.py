@@ -57,8 +57,7 @@ def build_tiny_tokenizer():
 def build_tiny_llava(seed: int = 0):
     """(model, processor) of a LLaVA with a 2-layer CLIP vision tower and a 2-layer Llama, random weights."""
     import torch
-    from transformers import (CLIPVisionConfig, LlamaConfig, LlavaConfig,
-                              LlavaForConditionalGeneration, LlavaProcessor)
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     try:  # transformers >= 5 names the PIL backend; the default one would want torchvision
         from transformers import CLIPImageProcessorPil as CLIPImageProcessor

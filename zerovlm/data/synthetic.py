@@ -43,7 +43,8 @@ def make_scene(seed: int, index: int) -> tuple[list[SceneObject], Camera]:
         if stacked and k == 1:
             base = objects[0]
             size = float(min(sizes[1], base.size))
-            objects.append(SceneObject(str(shapes[1]), str(colors[1]), (base.center[0], base.center[1], base.top + size / 2), size))
+            center = (base.center[0], base.center[1], base.top + size / 2)
+            objects.append(SceneObject(str(shapes[1]), str(colors[1]), center, size))
             continue
         shape = "cube" if stacked and k == 0 and shapes[0] == "sphere" else str(shapes[k])
         while True:
@@ -99,7 +100,8 @@ class SyntheticDataset:
             raise ValueError(f"dataset.splits has {sorted(unknown)}; the synthetic splits are {sorted(fractions)}")
         self.name, self.image_size, self.seed = name, image_size, seed
         scene_split = self._assign_splits(num_scenes, fractions, seed)
-        self.records = [r for i in range(num_scenes) if scene_split[i] in splits for r in self._records(i, scene_split[i])]
+        self.records = [r for i in range(num_scenes) if scene_split[i] in splits
+                        for r in self._records(i, scene_split[i])]
         if limit is not None:
             self.records = self.records[:limit]
         if not self.records:
