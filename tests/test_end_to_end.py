@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import read_jsonl, run_cli
 from PIL import Image
 
@@ -102,12 +103,18 @@ def test_two_process_ddp_scores_every_sample_once_and_matches_one_process(tmp_pa
 
 def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
     sweep = tmp_path / "sweep"
-    run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", f"hydra.sweep.dir={sweep}", *SMALL)
+    run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", "logger=wandb",
+            f"hydra.sweep.dir={sweep}", *SMALL)
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert jobs == ["0", "1"]
+    loggers = []
     for job in jobs:
         _, metrics = _job_outputs(sweep / job, 5)
         assert metrics["world_size"] == 2
+        assert len(list((sweep / job / "wandb").glob("offline-run-*"))) == 1  # rank 0 alone logs
+        loggers.append(yaml.safe_load((sweep / job / "config.yaml").read_text())["logger"])
+    assert loggers[0]["group"] == loggers[1]["group"] == "sweep"  # one W&B group per sweep
+    assert [lg["name"] for lg in loggers] == ["sweep/0", "sweep/1"]
 
 
 def test_generate_scoring_end_to_end(tmp_path):

@@ -28,17 +28,22 @@ def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys
     for num, (views, prompt) in enumerate([("origin", "plain"), ("origin", "view"), ("left", "plain")]):
         _job(tmp_path, num, [f"views={views}", f"prompt={prompt}"], 0.5 + num / 10)
     _job(tmp_path, 10, ["views=left", "prompt=view"], 0.9)
+    for num in (0, 1, 2, 10):  # an option set alike in every job is named once, not given a column
+        overrides = tmp_path / str(num) / ".hydra" / "overrides.yaml"
+        overrides.write_text(yaml.safe_dump([*yaml.safe_load(overrides.read_text()), "experiment=demo"]))
     main([str(tmp_path)])
     out = capsys.readouterr().out
+    assert "Same in every job: experiment=demo\n" in out
     assert "| job | views | prompt | n | accuracy | dev acc | test acc | unparsed |" in out
     assert CHANCE_NOTE in out and f"Sweep directory: {tmp_path.resolve()}" in out
     with open(tmp_path / "report.csv") as f:
         rows = list(csv.DictReader(f))
+    assert all(r["experiment"] == "demo" for r in rows)  # the CSV keeps every column
     assert [(r["job"], r["views"], r["prompt"], r["accuracy"]) for r in rows] == [
         ("0", "origin", "plain", "0.500"), ("1", "origin", "view", "0.600"), ("2", "left", "plain", "0.700"),
         ("10", "left", "view", "0.900")]
     assert rows[0]["dev acc"] == "0.500" and rows[0]["unparsed"] == "1"
-    assert (tmp_path / "report.md").read_text().startswith("| job |")
+    assert (tmp_path / "report.md").read_text().startswith("Same in every job: experiment=demo\n\n| job |")
 
 
 def test_report_of_an_empty_directory_says_so(tmp_path):

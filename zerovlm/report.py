@@ -27,7 +27,10 @@ def _overrides(job_dir: Path) -> dict[str, str]:
 
 
 def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
-    """(columns, rows, any tiny random backbone) for every job directory with a metrics.json."""
+    """(columns, rows, any tiny random backbone) for every job directory with a metrics.json.
+
+    There is a column for every command-line override; `write_report` shows those that are the same in every
+    job once, above the table."""
     sweep_dir = Path(sweep_dir)
     jobs = sorted((p.parent for p in sweep_dir.glob("**/metrics.json")),
                   key=lambda p: (len(p.relative_to(sweep_dir).parts), int(p.name) if p.name.isdigit() else 0, str(p)))
@@ -58,6 +61,7 @@ def markdown(columns: list[str], rows: list[dict]) -> str:
 
 
 def write_report(sweep_dir: str | Path) -> str:
+    """Write report.csv (every column) and report.md (swept columns; the fixed ones listed above)."""
     sweep_dir = Path(sweep_dir)
     columns, rows, tiny = collect(sweep_dir)
     buffer = io.StringIO()
@@ -65,7 +69,10 @@ def write_report(sweep_dir: str | Path) -> str:
     writer.writeheader()
     writer.writerows(rows)
     (sweep_dir / "report.csv").write_text(buffer.getvalue())
-    text = markdown(columns, rows) + (f"\n{CHANCE_NOTE}\n" if tiny else "")
+    options = columns[1:columns.index("n")]
+    fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
+    head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
+    text = head + markdown([c for c in columns if c not in fixed], rows) + (f"\n{CHANCE_NOTE}\n" if tiny else "")
     (sweep_dir / "report.md").write_text(text)
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 

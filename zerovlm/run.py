@@ -22,6 +22,10 @@ def run_job(cfg: DictConfig) -> float | None:
 
     from zerovlm.distributed import clean_job_environment
 
+    import lightning.pytorch  # noqa: F401 - it adds its own console handler on import: Hydra's print and file its records
+
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).handlers.clear()
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     if cfg.logger is not None:  # one W&B group per sweep, one run name per job

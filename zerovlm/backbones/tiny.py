@@ -24,6 +24,11 @@ LLAVA_CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
 )
 
+# Weights drawn with std 0.2 rather than the usual 0.02: the answers then vary with the input (p_yes spreads
+# over (0, 1)) instead of being one near-constant 0.5, so a run shows that its inputs reach the model. They are
+# still random weights, and still answer at chance.
+INIT_STD = 0.2
+
 CORPUS = [
     "\n".join(["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "false", "False"]),
     "USER: ASSISTANT: yes no Yes No YES NO true false True False correct incorrect",
@@ -76,14 +81,17 @@ def build_tiny_llava(seed: int = 0):
     )
     config = LlavaConfig(
         vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=2, image_size=image_size, patch_size=patch),
+                                       num_attention_heads=2, image_size=image_size, patch_size=patch,
+                                       initializer_range=INIT_STD),
         text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                initializer_range=INIT_STD,
                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
                                 max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
                                 bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
+    config.initializer_range = INIT_STD
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config).eval()
     model.generation_config.pad_token_id = tokenizer.pad_token_id
