@@ -62,9 +62,9 @@ def bare(backbone, samples, batch_size, scoring) -> float:
     start = perf_counter()
     for i in range(0, len(samples), batch_size):
         batch = samples[i:i + batch_size]
-        texts = [processor.apply_chat_template(
-            [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": QUESTION.format(statement=s.statement)}]}],
-            add_generation_prompt=True) for s in batch]
+        conversations = [[{"role": "user", "content": [
+            {"type": "image"}, {"type": "text", "text": QUESTION.format(statement=s.statement)}]}] for s in batch]
+        texts = [processor.apply_chat_template(c, add_generation_prompt=True) for c in conversations]
         inputs = processor(images=[s.image for s in batch], text=texts, return_tensors="pt", padding=True)
         if scoring == "likelihood":
             logp = model(**inputs).logits[:, -1].log_softmax(-1)
@@ -86,7 +86,8 @@ def main() -> None:
     torch.manual_seed(0)
 
     work = Path(tempfile.mkdtemp(prefix="zerovlm-bench-"))
-    model_dir = ensure_tiny_model("llava", Path(os.environ.get("ZEROVLM_CACHE", ".cache/zerovlm")) / "models" / "tiny_llava")
+    cache_root = Path(os.environ.get("ZEROVLM_CACHE", ".cache/zerovlm"))
+    model_dir = ensure_tiny_model("llava", cache_root / "models" / "tiny_llava")
     dataset = SyntheticDataset(num_scenes=args.samples, splits=["train", "dev", "test"], limit=args.samples)
     samples = [dataset[i] for i in range(len(dataset))]
     print(f"{len(samples)} samples, tiny random LLaVA (answers at chance), torch {torch.__version__}, "
@@ -104,7 +105,8 @@ def main() -> None:
             cache = work / "cache"
             if view_set == "four":  # warm the cache: an evaluation sweep never waits on view generation
                 framework(backbone, samples, batch_size, poses, cache, work / "warm")
-            runs = [framework(backbone, samples, batch_size, poses, cache, work / f"run{r}") for r in range(args.repeats)]
+            runs = [framework(backbone, samples, batch_size, poses, cache, work / f"run{r}")
+                    for r in range(args.repeats)]
             fw_time, stages = min(runs, key=lambda r: r[0])
             bare_time = min(bare(backbone, samples, batch_size, scoring) for _ in range(args.repeats))
             rest = fw_time - sum(stages.values())
@@ -113,7 +115,8 @@ def main() -> None:
                    "framework_over_bare_time": fw_time / bare_time,
                    "framework_seconds": {**stages, "rest": rest, "total": fw_time}, "bare_seconds": bare_time}
             results.append(row)
-            shares = " / ".join(f"{100 * stages.get(k, 0) / fw_time:4.1f}%" for k in ("views", "stitch", "prompt", "backbone"))
+            stage_names = ("views", "stitch", "prompt", "backbone")
+            shares = " / ".join(f"{100 * stages.get(k, 0) / fw_time:4.1f}%" for k in stage_names)
             print(f"{scoring:<10} {view_set:<6} {batch_size:>5} {row['framework_samples_per_s']:>12.1f} "
                   f"{row['bare_samples_per_s']:>8.1f} {row['framework_over_bare_time']:>6.2f}   "
                   f"{shares} / {100 * rest / fw_time:4.1f}%")

@@ -17,12 +17,11 @@ CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers te
 
 def run_job(cfg: DictConfig) -> float | None:
     """The Hydra task: resolve the config into the job directory (extra ranks read it there), then evaluate."""
+    import lightning.pytorch  # noqa: F401 - it adds its own console handler on import: Hydra's print and file its records
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     from zerovlm.distributed import clean_job_environment
-
-    import lightning.pytorch  # noqa: F401 - it adds its own console handler on import: Hydra's print and file its records
 
     for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).handlers.clear()
