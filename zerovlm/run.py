@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from time import perf_counter
 
@@ -33,9 +34,13 @@ def run_job(cfg: DictConfig) -> float | None:
             cfg.logger.setdefault("group", Path(hydra_cfg.sweep.dir).name if multirun else None)
             job_name = f"{output_dir.parent.name}/{output_dir.name}" if multirun else output_dir.name
             cfg.logger.setdefault("name", job_name)
-    OmegaConf.save(cfg, output_dir / "config.yaml", resolve=True)
+    resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    # Under SLURM every task of a job runs this function: each writes the same text, atomically.
+    tmp = output_dir / f".config.yaml.{os.getpid()}"
+    OmegaConf.save(resolved, tmp)
+    os.replace(tmp, output_dir / "config.yaml")
     with clean_job_environment():
-        metrics = evaluate(OmegaConf.load(output_dir / "config.yaml"), output_dir)
+        metrics = evaluate(resolved, output_dir)
     return None if metrics is None else metrics["accuracy"]
 
 
