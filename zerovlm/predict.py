@@ -7,6 +7,7 @@ the number: exact prompt, model input, views with their actual poses) and the st
 from __future__ import annotations
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict
 from time import perf_counter
 
@@ -26,21 +27,21 @@ class SpatialQAModule(pl.LightningModule):
         self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
         self.seconds: dict[str, float] = defaultdict(float)
 
-    def _timed(self, stage: str, fn, items):
+    @contextmanager
+    def _stage(self, name: str):
         start = perf_counter()
-        out = [fn(*item) for item in items]
-        self.seconds[stage] += perf_counter() - start
-        return out
+        yield
+        self.seconds[name] += perf_counter() - start
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        views = self._timed("views", self.views, [(s,) for s in batch])
-        pictures = self._timed("stitch", lambda v: self.layout.stitch([im for _, im in v], [p.display for p, _ in v]),
-                               [(v,) for v in views])
-        prompts = self._timed("prompt", lambda s, v: self.prompt(s, [p for p, _ in v], self.layout),
-                              list(zip(batch, views, strict=True)))
-        start = perf_counter()
-        answers = self.backbone.score(pictures, prompts)
-        self.seconds["backbone"] += perf_counter() - start
+        with self._stage("views"):
+            views = [self.views(s) for s in batch]
+        with self._stage("stitch"):
+            pictures = [self.layout.stitch([im for _, im in v], [p.display for p, _ in v]) for v in views]
+        with self._stage("prompt"):
+            prompts = [self.prompt(s, [p for p, _ in v], self.layout) for s, v in zip(batch, views, strict=True)]
+        with self._stage("backbone"):
+            answers = self.backbone.score(pictures, prompts)
         rows = []
         for sample, view, prompt, answer in zip(batch, views, prompts, answers, strict=True):
             prediction = answer["prediction"]

@@ -1,5 +1,5 @@
 """One job: build every stage from the config, predict on all ranks, and on rank 0 merge, score and write
-predictions.jsonl, metrics.json, samples.png (and log to W&B)."""
+predictions.jsonl, metrics.json, samples.png (and log to W&B). Imported only when a job starts."""
 
 from __future__ import annotations
 
@@ -9,31 +9,42 @@ import os
 from pathlib import Path
 from time import perf_counter
 
+import lightning.pytorch as pl
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
+from torch.utils.data import DataLoader
+
+from zerovlm.cache import ViewCache
+from zerovlm.distributed import build_trainer, clean_job_environment
+from zerovlm.metrics import compute_metrics
+from zerovlm.predict import SpatialQAModule
+from zerovlm.prompts import PromptBuilder
+from zerovlm.stitch import Layout
+from zerovlm.views import ViewMaker
+from zerovlm.visualize import samples_png
+from zerovlm.wandb_report import log_to_wandb
+from zerovlm.writer import ShardedPredictionWriter, merge_shards
 
 log = logging.getLogger(__name__)
 CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers test the pipeline, not a VLM"
 
+# Lightning adds console handlers of its own on import; without them Hydra's handlers print and file its records.
+for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+    logging.getLogger(_name).handlers.clear()
+
 
 def run_job(cfg: DictConfig) -> float | None:
-    """The Hydra task: resolve the config into the job directory (extra ranks read it there), then evaluate."""
-    import lightning.pytorch  # noqa: F401 - it adds its own console handler on import: Hydra's print and file its records
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from zerovlm.distributed import clean_job_environment
-
-    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).handlers.clear()
+    """The Hydra task: write the resolved config into the job directory (extra ranks read it there), evaluate."""
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
     if cfg.logger is not None:  # one W&B group per sweep, one run name per job
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
         with open_dict(cfg):
             cfg.logger.setdefault("group", Path(hydra_cfg.sweep.dir).name if multirun else None)
-            job_name = f"{output_dir.parent.name}/{output_dir.name}" if multirun else output_dir.name
-            cfg.logger.setdefault("name", job_name)
+            cfg.logger.setdefault("name", f"{output_dir.parent.name}/{output_dir.name}" if multirun
+                                  else output_dir.name)
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     # Under SLURM every task of a job runs this function: each writes the same text, atomically.
     tmp = output_dir / f".config.yaml.{os.getpid()}"
@@ -46,32 +57,18 @@ def run_job(cfg: DictConfig) -> float | None:
 
 def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     """Run the evaluation on this rank; rank 0 returns the metrics, other ranks None."""
-    import lightning.pytorch as pl
-    from torch.utils.data import DataLoader
-
-    from zerovlm.cache import ViewCache
-    from zerovlm.distributed import build_trainer
-    from zerovlm.metrics import compute_metrics
-    from zerovlm.predict import SpatialQAModule
-    from zerovlm.prompts import PromptBuilder
-    from zerovlm.stitch import Layout
-    from zerovlm.views import ViewMaker
-    from zerovlm.writer import ShardedPredictionWriter, merge_shards
-
     output_dir = Path(output_dir)
     start = perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dataset = instantiate(cfg.dataset)
     views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir), seed=cfg.seed)
-    layout = Layout(**cfg.layout)
-    prompt = PromptBuilder(**cfg.prompt)
     backbone = instantiate(cfg.backbone)
     setting = {"dataset": cfg.dataset.name, "view_set": cfg.views.name, "generator": cfg.generator.name,
                "layout": cfg.layout.name, "prompt_name": cfg.prompt.name, "backbone": cfg.backbone.name,
                "scoring": cfg.backbone.scoring, "seed": cfg.seed}
-    module = SpatialQAModule(views, layout, prompt, backbone, setting)
-    writer = ShardedPredictionWriter(output_dir, cfg.num_sample_images)
-    trainer = build_trainer(cfg.trainer, output_dir, callbacks=[writer])
+    module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting)
+    trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
+                                                                                        cfg.num_sample_images)])
     loader = DataLoader(dataset, batch_size=cfg.backbone.batch_size, collate_fn=list, num_workers=cfg.num_workers)
     setup_seconds = perf_counter() - start
     trainer.predict(module, dataloaders=loader, return_predictions=False)
@@ -79,28 +76,27 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         return None
 
     rows, stats = merge_shards(output_dir, expected=len(dataset))
-    metrics = compute_metrics(rows)
-    metrics.update(
-        views_generated=stats["views_generated"], views_cached=stats["views_cached"],
-        world_size=stats["world_size"], duplicates_removed=stats["duplicates_removed"],
-        seconds={**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
-                 "total": round(perf_counter() - start, 4)},
-        setting=setting, tiny_random_backbone=backbone.tiny_random,
-    )
+    metrics = {
+        **compute_metrics(rows),
+        "views_generated": stats["views_generated"], "views_cached": stats["views_cached"],
+        "world_size": stats["world_size"], "duplicates_removed": stats["duplicates_removed"],
+        "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
+                    "total": round(perf_counter() - start, 4)},
+        "setting": setting, "tiny_random_backbone": backbone.tiny_random,
+    }
+    write_outputs(cfg, output_dir, rows, metrics)
+    return metrics
+
+
+def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: dict) -> None:
     with open(output_dir / "predictions.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-
-    from zerovlm.visualize import samples_png
-
-    note = CHANCE_NOTE if backbone.tiny_random else None
+    note = CHANCE_NOTE if metrics["tiny_random_backbone"] else None
     samples_png(rows, output_dir / "inputs", output_dir / "samples.png", note)
     if cfg.get("logger") is not None:
-        from zerovlm.wandb_report import log_to_wandb
-
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir / "inputs")
     splits = ", ".join(f"{k} {m['accuracy']:.3f} (n={m['n']})" for k, m in metrics["splits"].items())
     log.info("%s: accuracy %.3f (n=%d; %s); unparsed %d; views generated %d, cached %d%s", output_dir,
              metrics["accuracy"], metrics["n"], splits, metrics["unparsed"], metrics["views_generated"],
              metrics["views_cached"], f" [{note}]" if note else "")
-    return metrics

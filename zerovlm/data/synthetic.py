@@ -148,8 +148,7 @@ class SyntheticDataset:
 
     def __getitem__(self, i: int) -> Sample:
         r = self.records[i]
-        objects = [SceneObject(o["shape"], o["color"], tuple(o["center"]), o["size"]) for o in r["scene"]["objects"]]
-        image = render(objects, Camera(**r["scene"]["camera"]), self.image_size)
+        image = render(scene_objects(r["scene"]), Camera(**r["scene"]["camera"]), self.image_size)
         return Sample(
             id=r["id"], split=r["split"], image=image, label=r["label"], relation=r["relation"],
             statement=statement(r["subject"], r["relation"], r["object"]), subject=r["subject"], object=r["object"],
