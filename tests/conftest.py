@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+SHARED_VSR = ROOT.parent / "shared" / "data" / "vsr"  # the real VSR annotation files, beside the clone
+needs_vsr = pytest.mark.skipif(not SHARED_VSR.is_dir(), reason=f"no VSR annotation files at {SHARED_VSR}")
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="zerovlm-test-cache-"))
 os.environ.update(HF_HUB_OFFLINE="1", WANDB_MODE="offline", ZEROVLM_CACHE=str(SESSION_CACHE),
                   TOKENIZERS_PARALLELISM="false", WANDB_SILENT="true")
@@ -43,3 +45,53 @@ def run_cli(*args: str, env: dict | None = None, timeout: int = 300) -> subproce
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+
+WHATSUP_PAIRS = {"A": [("mug", "plate"), ("beer-bottle", "armchair"), ("cup", "table"), ("book", "chair"),
+                       ("apple", "box"), ("candle", "bowl")],
+                 "B": [("cube", "sphere"), ("cylinder", "cube"), ("sphere", "cylinder"), ("cone", "cube")]}
+WHATSUP_RELATIONS = {"A": [("on", "on"), ("under", "under"), ("left_of", "to the left of"),
+                           ("right_of", "to the right of")],
+                     "B": [("left_of", "to the left of"), ("right_of", "to the right of"),
+                           ("in-front_of", "in front of"), ("behind", "behind")]}
+
+
+def placeholder_image(path: Path, seed: int, size=(64, 48)) -> None:
+    """A small image of one colour: a stand-in for a photo that the tests never look at."""
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, ((37 * seed) % 256, (91 * seed) % 256, (53 * seed) % 256)).save(path)
+
+
+def make_whatsup_release(root: Path) -> Path:
+    """A What'sUp release in its published layout (paths relative to the authors' working directory)."""
+    for subset, (annotation, folder) in {"A": ("controlled_images_dataset.json", "controlled_images"),
+                                         "B": ("controlled_clevr_dataset.json", "controlled_clevr")}.items():
+        records = []
+        for a, b in WHATSUP_PAIRS[subset]:
+            for tag, words in WHATSUP_RELATIONS[subset]:
+                others = [w for t, w in WHATSUP_RELATIONS[subset] if t != tag]
+                name = f"{a}_{tag}_{b}.jpeg"
+                placeholder_image(root / folder / name, seed=len(records))
+                captions = [f"A {a.replace('-', ' ')} {w} a {b.replace('-', ' ')}" for w in [words, *others]]
+                records.append({"image_path": f"data/{folder}/{name}", "caption_options": captions})
+        (root / annotation).write_text(json.dumps(records))
+    return root
+
+
+@pytest.fixture(scope="session")
+def whatsup_dir(tmp_path_factory) -> Path:
+    return make_whatsup_release(tmp_path_factory.mktemp("whatsup"))
+
+
+@pytest.fixture(scope="session")
+def coco_dir(tmp_path_factory) -> Path:
+    """Placeholder COCO 2017 images for the first records of every VSR test split (train2017/ and val2017/)."""
+    root = tmp_path_factory.mktemp("coco")
+    for variant in ("random", "zeroshot"):
+        for split in ("dev", "test"):
+            for k, line in enumerate((SHARED_VSR / variant / f"{split}.jsonl").read_text().splitlines()[:40]):
+                record = json.loads(line)
+                placeholder_image(root / record["image_link"].split("/")[-2] / record["image"], seed=k)
+    return root

@@ -79,3 +79,33 @@ def test_bad_settings_fail_clearly(tiny_llava_dir):
 def test_any_image_size_is_accepted(tiny_llava):
     out = tiny_llava.score([Image.new("RGB", (520, 264), (255, 255, 255))], ["Is it? Answer yes or no."])
     assert 0.0 <= out[0]["p_yes"] <= 1.0
+
+
+def test_caption_choice_scores_each_caption_by_its_mean_log_probability(tiny_llava, images):
+    options = [["A red cube on a table", "A red cube under a table", "A cube", "A red cube to the left of a table"],
+               ["yes", "no", "A sphere behind a cube", "A sphere in front of a cube"]]
+    prompts = ["Describe the image in one short sentence."] * 2
+    out = tiny_llava.choose(images[:2], prompts, options)
+    tok = tiny_llava.tokenizer
+    for image, prompt, opts, result in zip(images, prompts, options, out, strict=False):
+        prefix = tiny_llava.chat_text(prompt)
+        assert result["model_input"] == prefix
+        for option, score in zip(opts, result["scores"], strict=True):
+            inputs = tiny_llava.processor(images=[image], text=[f"{prefix} {option}"], return_tensors="pt")
+            n = len(tok.encode(f"{prefix} {option}", add_special_tokens=False)) - len(tok.encode(prefix,
+                                                                                          add_special_tokens=False))
+            with torch.no_grad():
+                logp = tiny_llava.model(**inputs).logits[0, :-1].log_softmax(-1)
+            targets = inputs["input_ids"][0, 1:]
+            expected = logp[-n:].gather(-1, targets[-n:, None]).mean().item()
+            assert score == pytest.approx(expected, abs=1e-4)
+        assert result["prediction"] == max(range(4), key=lambda k: result["scores"][k])
+
+
+def test_caption_choice_never_breaks_a_tie_towards_the_first_option(tiny_llava, images):
+    out = tiny_llava.choose(images[:1], ["Describe the image."], [["A cube", "A cube", "A sphere", "A cone"]])[0]
+    assert out["scores"][0] == out["scores"][1]
+    if max(out["scores"]) == out["scores"][0]:
+        assert out["prediction"] is None  # a tie at the top is no answer, counted as such
+    else:
+        assert out["prediction"] in (2, 3)

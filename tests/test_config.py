@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SHARED_VSR
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
@@ -20,7 +21,7 @@ from zerovlm.views import resolve_poses
 
 GROUPS = ["dataset", "views", "generator", "layout", "prompt", "backbone", "trainer", "logger", "experiment"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((Path(CONFIG_PATH) / g).glob("*.yaml"))]
-PATHS = ["paths.output_dir=/tmp/out", "paths.cache_dir=/tmp/cache", "paths.model_dir=/tmp/models"]
+PATHS = ["paths.output_dir=/tmp/out", "paths.cache_root=/tmp/cache"]
 
 
 def _compose(overrides: list[str]):
@@ -36,13 +37,38 @@ def test_every_group_has_options():
 def test_option_composes_and_builds(group, option):
     cfg = _compose([f"{group}={option}"])
     container = OmegaConf.to_container(cfg, resolve=True)
-    assert container["paths"]["cache_dir"] == "/tmp/cache"
+    assert container["paths"]["cache_dir"] == "/tmp/cache/views"
     # the light stages build from every composition
     Layout(**cfg.layout)
     PromptBuilder(**cfg.prompt)
     assert [p.name for p in resolve_poses(cfg.views.poses, "s0", 0)] == [p["name"] for p in cfg.views.poses]
     instantiate(cfg.generator)
-    assert len(instantiate(cfg.dataset, num_scenes=4, splits=["train", "dev", "test"])) == 8
+    if cfg.dataset.name == "synthetic":  # the real datasets need their files: built in the tests below
+        assert len(instantiate(cfg.dataset, num_scenes=4, splits=["train", "dev", "test"])) == 8
+
+
+@pytest.mark.parametrize("option", ["vsr_random", "vsr_zeroshot"])
+def test_vsr_options_build_from_the_paths_group(option, coco_dir):
+    if not SHARED_VSR.is_dir():
+        pytest.skip("no VSR annotation files")
+    cfg = _compose([f"dataset={option}", f"paths.vsr_splits_dir={SHARED_VSR}", f"paths.coco_dir={coco_dir}"])
+    dataset = instantiate(cfg.dataset)
+    assert len(dataset) == {"vsr_random": 2195, "vsr_zeroshot": 1222}[option]
+    assert dataset[0].image.size == (64, 48)
+
+
+@pytest.mark.parametrize("option", ["whatsup_a", "whatsup_b"])
+def test_whatsup_options_build_from_the_paths_group(option, whatsup_dir):
+    cfg = _compose([f"dataset={option}", f"paths.whatsup_dir={whatsup_dir}", "dataset.splits=[dev,test]"])
+    assert len(instantiate(cfg.dataset)) == {"whatsup_a": 6 * 4 * 4, "whatsup_b": 4 * 4 * 4}[option]
+
+
+def test_paper_table2_sweeps_the_four_datasets_on_origin_images_without_view_prompt():
+    cfg = _compose(["experiment=paper_table2"])
+    assert cfg.views.name == "origin" and cfg.prompt.name == "plain" and list(cfg.dataset.splits) == ["dev", "test"]
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        hydra_cfg = compose(config_name="config", overrides=["experiment=paper_table2"], return_hydra_config=True)
+    assert hydra_cfg.hydra.sweeper.params.dataset == "vsr_random,vsr_zeroshot,whatsup_a,whatsup_b"
 
 
 @pytest.mark.parametrize("override", ["dataset.num_scene=3", "layout.gapp=2", "backbone.scorin=generate", "nope=1"])

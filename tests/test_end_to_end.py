@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import read_jsonl, run_cli
+from conftest import SHARED_VSR, read_jsonl, run_cli
 from PIL import Image
 
 from zerovlm.data.synthetic import SyntheticDataset
@@ -125,3 +125,41 @@ def test_generate_scoring_end_to_end(tmp_path):
     assert [v["name"] for v in rows[0]["views"]] == ["origin", "left", "right", "random"]
     with Image.open(tmp_path / "inputs" / f"{rows[0]['id']}.png") as im:
         assert im.size == (520, 520)  # 2 x 2 grid of 256 px cells, 8 px apart
+
+
+@pytest.mark.skipif(not SHARED_VSR.is_dir(), reason="no VSR annotation files")
+@pytest.mark.parametrize("task", ["original", "zerovlm"])
+def test_vsr_run_with_placeholder_images(tmp_path, coco_dir, task):
+    run_cli(f"hydra.run.dir={tmp_path}", "dataset=vsr_random", f"paths.vsr_splits_dir={SHARED_VSR}",
+            f"paths.coco_dir={coco_dir}", "dataset.splits=[dev,test]", "dataset.limit=9", f"dataset.task={task}",
+            "views=origin", "prompt=view")
+    rows, metrics = _job_outputs(tmp_path, 9)
+    assert set(metrics["splits"]) == {"dev"}  # dev comes first; the limit keeps its first 9 samples
+    assert metrics["categories"] and sum(m["n"] for m in metrics["categories"].values()) == 9
+    assert metrics["skipped"] == {}
+    if task == "original":
+        assert rows[0]["statement"] == json.loads((SHARED_VSR / "random" / "dev.jsonl").open().readline())["caption"]
+        assert set(metrics["negative_types"]) <= {"none", "dataset"}
+    else:
+        assert set(metrics["negative_types"]) == {"none", "relation_swap", "object_swap"}
+
+
+def test_whatsup_caption_choice_run(tmp_path, whatsup_dir):
+    run_cli(f"hydra.run.dir={tmp_path}", "dataset=whatsup_a", f"paths.whatsup_dir={whatsup_dir}",
+            "dataset.task=original", "dataset.splits=[dev,test]", "backbone.batch_size=3")
+    rows, metrics = _job_outputs(tmp_path, 24)
+    assert metrics["task"] == "caption_choice" and metrics["pairs"] == 12 and metrics["sets"] == 6
+    assert all(len(r["scores"]) == 4 and r["label"] == 0 for r in rows)
+    assert set(metrics["relations"]) == {"on", "under", "left of", "right of"}
+
+
+def test_missing_images_are_skipped_and_counted_in_metrics(tmp_path, whatsup_dir):
+    data = tmp_path / "release"
+    (data / "controlled_images").mkdir(parents=True)
+    (data / "controlled_images_dataset.json").write_text((whatsup_dir / "controlled_images_dataset.json").read_text())
+    for image in sorted((whatsup_dir / "controlled_images").iterdir())[:5]:
+        (data / "controlled_images" / image.name).write_bytes(image.read_bytes())
+    run_cli(f"hydra.run.dir={tmp_path / 'run'}", "dataset=whatsup_a", f"paths.whatsup_dir={data}",
+            "dataset.on_missing=skip", "dataset.splits=[dev,test]")
+    _, metrics = _job_outputs(tmp_path / "run", 5 * 4)
+    assert metrics["skipped"] == {"missing_image": (24 - 5) * 4}

@@ -54,3 +54,30 @@ def test_merge_fails_when_samples_are_missing(tmp_path):
     _write_shard(tmp_path / "shards", 0, [row(0, "dev", True, True)], 0, 0)
     with pytest.raises(RuntimeError, match="1 samples were scored but the dataset has 2"):
         merge_shards(tmp_path, expected=2)
+
+
+def choice_row(pair, relation, correct, split="test"):
+    return {"id": f"{pair}-{relation}", "split": split, "label": 0, "prediction": 0 if correct else None,
+            "correct": correct, "relation": relation, "negative_type": "none", "options": ["a", "b", "c", "d"],
+            "pair": pair, "category": None}
+
+
+def test_caption_choice_reports_whatsups_pair_and_set_accuracy():
+    rows = [choice_row("mug|plate", "on", True), choice_row("mug|plate", "under", True),
+            choice_row("mug|plate", "left of", True), choice_row("mug|plate", "right of", False),
+            choice_row("cup|box", "on", True), choice_row("cup|box", "under", True),
+            choice_row("cup|box", "left of", True), choice_row("cup|box", "right of", True)]
+    m = compute_metrics(rows)
+    assert m["task"] == "caption_choice" and m["accuracy"] == 7 / 8 and m["ties"] == 1
+    assert (m["pair_accuracy"], m["pairs"]) == (3 / 4, 4)  # on/under x2 and left/right of cup|box
+    assert (m["set_accuracy"], m["sets"]) == (1 / 2, 2)
+    assert m["relations"]["right of"]["accuracy"] == 0.5
+    assert "labels" not in m
+
+
+def test_meta_categories_are_reported_when_the_dataset_has_them():
+    rows = [dict(row(0, "test", True, True), category="Projective"),
+            dict(row(1, "test", True, False), category="Topological")]
+    m = compute_metrics(rows)
+    assert m["categories"] == {"Projective": {"n": 1, "correct": 1, "accuracy": 1.0, "unparsed": 0},
+                               "Topological": {"n": 1, "correct": 0, "accuracy": 0.0, "unparsed": 0}}

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 
 @dataclass
@@ -27,6 +27,39 @@ class SyntheticDatasetConfig:
     image_size: int = 256
     seed: int = 0
     limit: int | None = None  # keep the first N samples of the selected splits (quick runs, odd sizes)
+
+
+@dataclass
+class VSRDatasetConfig:
+    _target_: str = "zerovlm.data.vsr.VSRDataset"
+    name: str = MISSING
+    hf_repo: str = MISSING  # cambridgeltl/vsr_random | cambridgeltl/vsr_zeroshot
+    revision: str | None = None
+    annotations_dir: str | None = None  # a local folder with train/dev/test.jsonl instead of the hub
+    splits: list[str] = field(default_factory=lambda: ["test"])
+    image_root: str | None = None  # COCO 2017: train2017/ + val2017/, or one merged folder
+    download_images: bool = False
+    image_cache_dir: str | None = None
+    on_missing: str = "error"  # error | skip (skipped samples are counted in metrics.json)
+    task: str = "original"  # original | zerovlm
+    negatives: list[str] = field(default_factory=lambda: ["relation_swap", "object_swap"])
+    seed: int = 0
+    limit: int | None = None
+
+
+@dataclass
+class WhatsUpDatasetConfig:
+    _target_: str = "zerovlm.data.whatsup.WhatsUpDataset"
+    name: str = MISSING
+    subset: str = MISSING  # A (controlled images) | B (controlled CLEVR)
+    data_dir: str | None = None
+    splits: list[str] = field(default_factory=lambda: ["test"])
+    split_fractions: dict[str, float] = field(default_factory=lambda: {"dev": 0.5, "test": 0.5})
+    task: str = "verify"  # verify | original (4-way caption choice) | zerovlm
+    negatives: list[str] = field(default_factory=lambda: ["relation_swap", "object_swap"])
+    on_missing: str = "error"
+    seed: int = 0
+    limit: int | None = None
 
 
 @dataclass
@@ -76,6 +109,7 @@ class PromptConfig:
     single_generated: str = "{question}"
     multi: str = "{question}"
     multi_item: str = "the {label} {position}"
+    choice_question: str = "Describe the image in one short sentence."  # caption choice: captions answer this
 
 
 @dataclass
@@ -119,8 +153,14 @@ class TrainerConfig:
 @dataclass
 class PathsConfig:
     output_dir: str = MISSING  # the Hydra job directory
+    cache_root: str = MISSING  # $ZEROVLM_CACHE, else .cache/zerovlm in the working directory
     cache_dir: str = MISSING  # generated views, content-addressed
     model_dir: str = MISSING  # tiny random models written on first use
+    data_dir: str = MISSING  # datasets: where a downloaded image cache lives
+    # Where the real datasets are, so one sweep over several datasets needs one override each:
+    coco_dir: str | None = None  # COCO 2017 images (VSR): train2017/ + val2017/ or merged
+    vsr_splits_dir: str | None = None  # VSR's data/splits (random/ and zeroshot/); null: the Hugging Face hub
+    whatsup_dir: str | None = None  # What'sUp release: the json files and the image folders
 
 
 @dataclass
@@ -139,9 +179,17 @@ class Config:
     num_sample_images: int = 8  # stitched inputs kept in inputs/ and shown in samples.png and W&B
 
 
+def _subdir(base: str | None, name: str) -> str | None:
+    return None if base is None else f"{base}/{name}"
+
+
 def register_configs() -> None:
+    if not OmegaConf.has_resolver("subdir"):  # ${subdir:${paths.x},name}: null stays null
+        OmegaConf.register_new_resolver("subdir", _subdir)
     cs = ConfigStore.instance()
     cs.store(name="schema", node=Config)
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
+    cs.store(group="schema/dataset", name="vsr", node=VSRDatasetConfig)
+    cs.store(group="schema/dataset", name="whatsup", node=WhatsUpDatasetConfig)
     cs.store(group="schema/generator", name="oracle", node=OracleGeneratorConfig)
     cs.store(group="schema/backbone", name="hf", node=HFBackboneConfig)

@@ -1,9 +1,16 @@
-"""Accuracy overall and per split, relation, negative type and label. Unparsed answers count as wrong and are
-reported (`unparsed`), so accuracy is always over every sample."""
+"""Accuracy overall and per split, relation, meta-category, negative type and label. Unparsed answers (and, in
+caption choice, ties) count as wrong and are reported (`unparsed`), so accuracy is always over every sample.
+
+Caption choice (What'sUp's own task) adds its paper's pair and set accuracy: a pair (left/right, on/under,
+in front/behind of one object pair) counts when both its images are right, a set when all four are; over the
+complete pairs and sets present (the What'sUp code divides by N/2 and N/4: the same when all are complete).
+"""
 
 from __future__ import annotations
 
 from collections import defaultdict
+
+OPPOSITE_PAIRS = (("left of", "right of"), ("on", "under"), ("in front of", "behind"))
 
 
 def _accuracy(rows: list[dict]) -> dict:
@@ -19,13 +26,34 @@ def _by(rows: list[dict], key) -> dict:
     return {k: _accuracy(v) for k, v in sorted(groups.items())}
 
 
+def pair_and_set_accuracy(rows: list[dict]) -> dict:
+    by_pair: dict[str, dict[str, bool]] = defaultdict(dict)
+    for r in rows:
+        by_pair[r["pair"]][r["relation"]] = r["correct"]
+    pairs = [(p[a], p[b]) for p in by_pair.values() for a, b in OPPOSITE_PAIRS if a in p and b in p]
+    sets = [p for p in by_pair.values() if len(p) == 4]
+    return {
+        "pair_accuracy": sum(a and b for a, b in pairs) / len(pairs) if pairs else None, "pairs": len(pairs),
+        "set_accuracy": sum(all(p.values()) for p in sets) / len(sets) if sets else None, "sets": len(sets),
+    }
+
+
 def compute_metrics(rows: list[dict]) -> dict:
     if not rows:
         raise ValueError("no predictions to score: an accuracy of 0/0 is not a result")
-    return {
+    choice = "options" in rows[0]
+    metrics = {
         **_accuracy(rows),
         "splits": _by(rows, lambda r: r["split"]),
         "relations": _by(rows, lambda r: r["relation"]),
         "negative_types": _by(rows, lambda r: r["negative_type"]),
-        "labels": _by(rows, lambda r: "true" if r["label"] else "false"),
     }
+    if any(r.get("category") for r in rows):
+        metrics["categories"] = _by(rows, lambda r: r.get("category"))
+    if choice:
+        metrics["task"] = "caption_choice"
+        metrics["ties"] = metrics["unparsed"]
+        metrics.update(pair_and_set_accuracy(rows))
+    else:
+        metrics["labels"] = _by(rows, lambda r: "true" if r["label"] else "false")
+    return metrics

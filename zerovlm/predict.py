@@ -40,18 +40,26 @@ class SpatialQAModule(pl.LightningModule):
             pictures = [self.layout.stitch([im for _, im in v], [p.display for p, _ in v]) for v in views]
         with self._stage("prompt"):
             prompts = [self.prompt(s, [p for p, _ in v], self.layout) for s, v in zip(batch, views, strict=True)]
+        choice = batch[0].options is not None
         with self._stage("backbone"):
-            answers = self.backbone.score(pictures, prompts)
+            if choice:
+                answers = self.backbone.choose(pictures, prompts, [s.options for s in batch])
+            else:
+                answers = self.backbone.score(pictures, prompts)
         rows = []
         for sample, view, prompt, answer in zip(batch, views, prompts, answers, strict=True):
+            label = sample.answer if choice else sample.label
             prediction = answer["prediction"]
-            rows.append({
-                "id": sample.id, "split": sample.split, "label": sample.label, "prediction": prediction,
-                "correct": prediction is not None and prediction == sample.label,
+            row = {
+                "id": sample.id, "split": sample.split, "label": label, "prediction": prediction,
+                "correct": prediction is not None and prediction == label,
                 "p_yes": answer["p_yes"], "raw": answer["raw"],
                 "statement": sample.statement, "relation": sample.relation, "negative_type": sample.negative_type,
-                "subject": sample.subject, "object": sample.object,
+                "category": sample.category, "subject": sample.subject, "object": sample.object,
                 "prompt": prompt, "model_input": answer["model_input"],
                 "views": [asdict(p) for p, _ in view], **self.setting,
-            })
+            }
+            if choice:
+                row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
+            rows.append(row)
         return {"rows": rows, "pictures": pictures}

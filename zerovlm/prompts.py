@@ -1,6 +1,7 @@
 """Prompt templates: the text the VLM gets with the picture. The templates are yaml (conf/prompt/).
 
-Fields: `question` gets {statement} {subject} {object}; `single_original` / `single_generated` (one view shown)
+Fields: `question` gets {statement} {subject} {object} (caption choice asks `choice_question` instead, and
+scores each caption as the answer); `single_original` / `single_generated` (one view shown)
 get {question} {object} {view}; `multi` gets {views} {count} {question}, where {views} joins one `multi_item`
 per view shown ({label} {position}, positions from the layout). `view_prompt: false` gives the question alone.
 """
@@ -24,13 +25,18 @@ def join_words(items: list[str]) -> str:
 class PromptBuilder:
     def __init__(self, name: str, question: str, view_prompt: bool = False, single_original: str = "{question}",
                  single_generated: str = "{question}", multi: str = "{question}",
-                 multi_item: str = "the {label} {position}") -> None:
+                 multi_item: str = "the {label} {position}",
+                 choice_question: str = "Describe the image in one short sentence.") -> None:
         self.name, self.question, self.view_prompt = name, question, view_prompt
+        self.choice_question = choice_question
         self.single_original, self.single_generated = single_original, single_generated
         self.multi, self.multi_item = multi, multi_item
 
     def __call__(self, sample: Sample, poses: list[Pose], layout: Layout) -> str:
-        question = self.question.format(statement=sample.statement, subject=sample.subject, object=sample.object)
+        if sample.options is not None:  # caption choice: the captions are scored as the answer to this
+            question = self.choice_question
+        else:
+            question = self.question.format(statement=sample.statement, subject=sample.subject, object=sample.object)
         if not self.view_prompt:
             return question
         if len(poses) == 1:

@@ -82,6 +82,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         "world_size": stats["world_size"], "duplicates_removed": stats["duplicates_removed"],
         "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
                     "total": round(perf_counter() - start, 4)},
+        "skipped": dict(getattr(dataset, "skipped", {})),
         "setting": setting, "tiny_random_backbone": backbone.tiny_random,
     }
     write_outputs(cfg, output_dir, rows, metrics)

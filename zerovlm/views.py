@@ -6,7 +6,6 @@ input image itself. Every other view comes from the generator through the conten
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from PIL import Image
 
 from zerovlm.cache import ViewCache, image_digest
 from zerovlm.data.sample import Sample
+from zerovlm.seeding import derived_seed
 
 ORIGIN = "origin"
 
@@ -31,12 +31,6 @@ class Pose:
     def display(self) -> str:
         """How prompts call this view ("left view image", "original image")."""
         return self.label or f"{self.name} view image"
-
-
-def derived_seed(*parts: object) -> int:
-    """A 63-bit seed from any parts, identical in every process (unlike hash())."""
-    text = "\x1f".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
 
 
 def random_pose(seed: int, name: str = "random", label: str | None = None) -> Pose:

@@ -35,10 +35,15 @@ def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, note
             im = im.convert("RGB")
             im.thumbnail((THUMB, THUMB))
             canvas.paste(im, (x + (THUMB - im.width) // 2, y))
-        p_yes = "" if row["p_yes"] is None else f" p_yes={row['p_yes']:.3f}"
         verdict = "ok" if row["correct"] else "wrong"
         lines = textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 2]
-        lines += [f"label={_answer(row['label'])} pred={_answer(row['prediction'])}{p_yes}", f"{verdict}  {row['id']}"]
+        if "options" in row:  # caption choice: the statement is the right caption
+            picked = "tie" if row["prediction"] is None else f"option {row['prediction']}"
+            lines += [f"answer=option {row['label']} pred={picked}", f"{verdict}  {row['id']}"]
+        else:
+            p_yes = "" if row["p_yes"] is None else f" p_yes={row['p_yes']:.3f}"
+            lines += [f"label={_answer(row['label'])} pred={_answer(row['prediction'])}{p_yes}",
+                      f"{verdict}  {row['id']}"]
         for k, line in enumerate(lines):
             draw.text((x + 4, y + THUMB + 4 + k * LINE), line, fill=(0, 0, 0), font=font)
     canvas.save(path)

@@ -57,13 +57,16 @@ class HFVisionLanguageModel(torch.nn.Module):
         conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
         return self.processor.apply_chat_template(conversation, add_generation_prompt=True)
 
+    def _inputs(self, images: list[Image.Image], texts: list[str]):
+        inputs = self.processor(images=images, text=texts, return_tensors="pt", padding=True).to(self.model.device)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        return inputs
+
     @torch.no_grad()
     def score(self, images: list[Image.Image], prompts: list[str]) -> list[dict]:
         texts = [self.chat_text(p) for p in prompts]
-        inputs = self.processor(images=images, text=texts, return_tensors="pt", padding=True)
-        inputs = inputs.to(self.model.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        inputs = self._inputs(images, texts)
         if self.scoring == "likelihood":
             logits = self.model(**inputs).logits[:, -1].float()
             logp = torch.log_softmax(logits, dim=-1)
@@ -76,3 +79,27 @@ class HFVisionLanguageModel(torch.nn.Module):
         answers = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
         return [{"model_input": t, "p_yes": None, "prediction": parse_answer(a), "raw": a}
                 for t, a in zip(texts, answers, strict=True)]
+
+    @torch.no_grad()
+    def choose(self, images: list[Image.Image], prompts: list[str], options: list[list[str]]) -> list[dict]:
+        """Caption choice: each option scored by its mean token log-probability as the model's answer to the
+        prompt; the prediction is the index of the best one, or None when two or more share the best score (a
+        tie is never broken towards the first option)."""
+        prefixes = [self.chat_text(p) for p in prompts]
+        rows = [(image, prefix, f"{prefix} {option}") for image, prefix, opts in zip(images, prefixes, options,
+                                                                                      strict=True) for option in opts]
+        inputs = self._inputs([r[0] for r in rows], [r[2] for r in rows])
+        lengths = [len(self.tokenizer.encode(full, add_special_tokens=False))
+                   - len(self.tokenizer.encode(prefix, add_special_tokens=False)) for _, prefix, full in rows]
+        logp = torch.log_softmax(self.model(**inputs).logits[:, :-1].float(), dim=-1)
+        token_logp = logp.gather(-1, inputs["input_ids"][:, 1:, None])[..., 0]
+        scores = [token_logp[i, -n:].mean().item() for i, n in enumerate(lengths)]
+        out, start = [], 0
+        for prefix, opts in zip(prefixes, options, strict=True):
+            mine = scores[start:start + len(opts)]
+            start += len(opts)
+            best = max(mine)
+            winners = [k for k, s in enumerate(mine) if s == best]
+            out.append({"model_input": prefix, "scores": mine, "prediction": winners[0] if len(winners) == 1 else None,
+                        "p_yes": None, "raw": None})
+        return out

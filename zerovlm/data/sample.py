@@ -6,6 +6,7 @@ from typing import Any
 from PIL import Image
 
 TRUE_STATEMENT = "none"  # negative_type of a true statement
+DATASET_NEGATIVE = "dataset"  # a false statement written by the dataset's annotators
 NEGATIVE_TYPES = ("relation_swap", "object_swap")
 
 
@@ -21,5 +22,8 @@ class Sample:
     relation: str
     subject: str
     object: str
-    negative_type: str = TRUE_STATEMENT  # relation_swap | object_swap for false statements built from true ones
+    negative_type: str = TRUE_STATEMENT  # relation_swap | object_swap (derived), dataset (the dataset's own)
+    category: str | None = None  # a relation's meta-category (VSR), reported per category
+    options: list[str] | None = None  # caption choice: the candidate captions (then `answer` indexes the right one)
+    answer: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)

@@ -1,0 +1,87 @@
+"""Finding dataset images on disk, downloading missing ones once, and loading them with clear errors."""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+log = logging.getLogger(__name__)
+
+
+def first_existing(candidates: list[Path]) -> Path:
+    """The first candidate that exists, else the first candidate (named in the error when it is opened)."""
+    return next((p for p in candidates if p.is_file()), candidates[0])
+
+
+def readable(path: Path) -> bool:
+    try:
+        with Image.open(path) as image:
+            image.verify()
+        return True
+    except (OSError, UnidentifiedImageError, SyntaxError):
+        return False
+
+
+def load_image(path: Path, sample_id: str, hint: str) -> Image.Image:
+    """The image as RGB; a missing or unreadable file fails naming the sample, the path and what to do."""
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"sample {sample_id}: image {path} does not exist. {hint}") from None
+    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+        raise OSError(f"sample {sample_id}: image {path} cannot be read ({error}). {hint}") from None
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, backoff: float = 1.0) -> str | None:
+    """Fetch `url` into `dest` (atomically, checked to be an image); None on success, else the last error."""
+    error = None
+    for attempt in range(retries):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                data = response.read()
+            with Image.open(io.BytesIO(data)) as image:
+                image.verify()
+            _write_atomic(dest, data)
+            return None
+        except (urllib.error.URLError, OSError, UnidentifiedImageError, SyntaxError) as e:
+            error = f"{type(e).__name__}: {e}"
+            if attempt + 1 < retries:
+                time.sleep(backoff * 2**attempt)
+    return error
+
+
+def download_missing(items: list[tuple[str, Path]], retries: int = 3, backoff: float = 1.0) -> dict[Path, str]:
+    """Download every (url, dest) whose dest is absent, with a progress bar; {dest: error} for the failures."""
+    from tqdm.auto import tqdm
+
+    missing = [(url, dest) for url, dest in items if not dest.is_file()]
+    failures = {}
+    for url, dest in tqdm(missing, desc="downloading images", unit="image", disable=not missing):
+        error = download(url, dest, retries=retries, backoff=backoff)
+        if error:
+            failures[dest] = f"{url}: {error}"
+    if failures:
+        log.warning("%d of %d images could not be downloaded, e.g. %s", len(failures), len(missing),
+                    next(iter(failures.values())))
+    return failures

@@ -1,0 +1,65 @@
+"""Datasets of annotation records whose images are files on disk (VSR, What'sUp)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zerovlm.data.images import load_image, readable
+from zerovlm.data.sample import TRUE_STATEMENT, Sample
+
+ON_MISSING = ("error", "skip")
+
+
+@dataclass
+class Record:
+    """A Sample before its image is loaded."""
+
+    id: str
+    split: str
+    image_path: Path
+    statement: str
+    label: bool
+    relation: str
+    subject: str
+    object: str
+    negative_type: str = TRUE_STATEMENT
+    category: str | None = None
+    options: list[str] | None = None
+    answer: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class RecordDataset:
+    """A sequence of Samples from records. A missing or unreadable image fails when loaded, naming the sample,
+    the path and what to do; with on_missing=skip such records are left out up front and counted
+    (`skipped["missing_image"]`, reported in metrics.json)."""
+
+    missing_image_hint = "Check the dataset's image directory."
+
+    def __init__(self, name: str, records: list[Record], on_missing: str = "error", limit: int | None = None,
+                 skipped: Counter | None = None, selection: str = "") -> None:
+        if on_missing not in ON_MISSING:
+            raise ValueError(f"dataset.on_missing={on_missing!r}: choose one of {', '.join(ON_MISSING)}")
+        self.name = name
+        self.skipped: Counter = Counter(skipped or {})
+        if on_missing == "skip":
+            kept = [r for r in records if readable(r.image_path)]
+            self.skipped["missing_image"] += len(records) - len(kept)
+            records = kept
+        self.records = records[:limit] if limit is not None else records
+        if not self.records:
+            raise ValueError(f"dataset={name} selected no samples ({selection}limit={limit}, "
+                             f"skipped={dict(self.skipped)}): nothing to score")
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> Sample:
+        r = self.records[i]
+        image = load_image(r.image_path, r.id, self.missing_image_hint)
+        return Sample(id=r.id, split=r.split, image=image, statement=r.statement, label=r.label, relation=r.relation,
+                      subject=r.subject, object=r.object, negative_type=r.negative_type, category=r.category,
+                      options=r.options, answer=r.answer, meta=dict(r.meta, image_path=str(r.image_path)))
