@@ -95,6 +95,9 @@ def test_missing_images_fail_with_sample_and_path_or_are_skipped_and_counted(tmp
     placeholder_image(tmp_path / "train2017" / "000000451431.jpg", seed=1)
     (tmp_path / "val2017").mkdir()
     (tmp_path / "val2017" / "000000072556.jpg").write_bytes(b"not an image")
+    unreadable = next(i for i, r in enumerate(dataset.records) if r.meta["image"] == "000000072556.jpg")
+    with pytest.raises(OSError, match=r"sample vsr_random-test-00003: image .*000000072556.jpg cannot be read"):
+        VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["test"], image_root=str(tmp_path))[unreadable]
     skipping = VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["test"], image_root=str(tmp_path),
                           on_missing="skip")
     assert len(skipping) == 1 and skipping.records[0].meta["image"] == "000000451431.jpg"

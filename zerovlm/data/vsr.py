@@ -96,8 +96,9 @@ class VSRDataset(RecordDataset):
                 relations.add(raw["relation"])
                 if split not in splits:
                     continue
-                coco_split = raw["image_link"].rstrip("/").split("/")[-2]  # train2017 | val2017
-                candidates = [root / sub / raw["image"] for root in roots for sub in (coco_split, ".")]
+                coco_split = raw["image_link"].rstrip("/").split("/")[-2]  # train2017 | val2017: look there first
+                folders = (coco_split, ".", *(f for f in ("train2017", "val2017") if f != coco_split))
+                candidates = [root / folder / raw["image"] for root in roots for folder in folders]
                 if cache is not None:
                     candidates.append(cache / raw["image"])
                 label = raw["label"] == 1
