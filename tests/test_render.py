@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from zerovlm.data.synthetic import SyntheticDataset, make_scene, true_relations
+from zerovlm.generators.base import ViewRequest
 from zerovlm.generators.oracle import OracleRenderer
 from zerovlm.render import COLORS, Camera, SceneObject, render
 from zerovlm.views import Pose
@@ -103,7 +104,7 @@ def test_sphere_silhouette_is_where_it_projects():
 def test_oracle_renders_true_novel_views():
     sample = SyntheticDataset(num_scenes=4, splits=["train", "dev", "test"])[0]
     oracle = OracleRenderer()
-    same, left = oracle.generate(sample, [Pose("origin"), Pose("left", 0, -90, 0)], [0, 0])
+    same, left = oracle.generate([ViewRequest(sample, Pose("origin"), 0), ViewRequest(sample, Pose("left", 0, -90, 0), 0)])
     assert same.tobytes() == sample.image.tobytes()
     scene = sample.meta["scene"]
     objects = [SceneObject(o["shape"], o["color"], tuple(o["center"]), o["size"]) for o in scene["objects"]]

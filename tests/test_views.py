@@ -71,9 +71,9 @@ class CountingOracle(OracleRenderer):
         super().__init__()
         self.calls = []
 
-    def generate(self, sample, poses, seeds):
-        self.calls.append([p.name for p in poses])
-        return super().generate(sample, poses, seeds)
+    def generate(self, requests):
+        self.calls.append([r.pose.name for r in requests])
+        return super().generate(requests)
 
 
 def test_view_maker_generates_once_then_serves_the_cache(tmp_path):
@@ -94,3 +94,16 @@ def test_view_maker_generates_once_then_serves_the_cache(tmp_path):
     other_seed = ViewMaker(FOUR, generator, ViewCache(tmp_path), seed=1)
     other_seed(sample)
     assert (other_seed.generated, other_seed.cached) == (1, 2)  # only the random view depends on the seed
+
+
+def test_a_batch_sends_all_its_missing_views_in_one_call_and_shares_views_between_statements(tmp_path):
+    dataset = SyntheticDataset(num_scenes=2, splits=["train", "dev", "test"])
+    samples = [dataset[i] for i in range(4)]  # two scenes, a true and a false statement each
+    generator = CountingOracle()
+    maker = ViewMaker(FOUR[:3], generator, ViewCache(tmp_path), seed=0)
+    views = maker.batch(samples)
+    assert generator.calls == [["left", "right", "left", "right"]]  # one call, one view per scene and pose
+    assert (maker.generated, maker.cached) == (4, 4)
+    assert views[0][1][1].tobytes() == views[1][1][1].tobytes()
+    single = ViewMaker(FOUR[:3], OracleRenderer(), ViewCache(tmp_path / "other"), seed=0)
+    assert [[im.tobytes() for _, im in v] for v in views] == [[im.tobytes() for _, im in single(s)] for s in samples]

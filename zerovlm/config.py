@@ -119,6 +119,25 @@ class OracleGeneratorConfig:
 
 
 @dataclass
+class Zero123GeneratorConfig:
+    _target_: str = "zerovlm.generators.zero123.Zero123Generator"
+    name: str = MISSING
+    model: str = MISSING  # hub id (kxic/zero123-xl) or a local diffusers-format folder
+    revision: str | None = None
+    variant: str = "zero123"  # zero123 | stable_zero123 (pose embedding's 4th value)
+    condition_polar: float = 90.0  # stable_zero123: the input image's polar angle, degrees (90: from the horizon)
+    steps: int = 50
+    guidance: float = 3.0
+    eta: float = 1.0
+    size: int = 256
+    preprocess: str = "pad"  # pad (centred on white, the reference input) | resize
+    dtype: str = "float32"  # float16 / bfloat16 on CUDA
+    batch_size: int = 8  # views per denoising batch
+    tiny_random: bool = False
+    seed: int = 0  # seed of the tiny random weights
+
+
+@dataclass
 class HFBackboneConfig:
     _target_: str = "zerovlm.backbones.hf.HFVisionLanguageModel"
     name: str = MISSING
@@ -192,4 +211,5 @@ def register_configs() -> None:
     cs.store(group="schema/dataset", name="vsr", node=VSRDatasetConfig)
     cs.store(group="schema/dataset", name="whatsup", node=WhatsUpDatasetConfig)
     cs.store(group="schema/generator", name="oracle", node=OracleGeneratorConfig)
+    cs.store(group="schema/generator", name="zero123", node=Zero123GeneratorConfig)
     cs.store(group="schema/backbone", name="hf", node=HFBackboneConfig)

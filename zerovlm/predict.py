@@ -12,6 +12,7 @@ from dataclasses import asdict
 from time import perf_counter
 
 import lightning.pytorch as pl
+import torch
 
 from zerovlm.data.sample import Sample
 from zerovlm.prompts import PromptBuilder
@@ -24,6 +25,8 @@ class SpatialQAModule(pl.LightningModule):
         super().__init__()
         self.views, self.layout, self.prompt = views, layout, prompt
         self.backbone = backbone
+        if isinstance(views.generator, torch.nn.Module):  # a model: Lightning puts it on the device
+            self.generator = views.generator
         self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
         self.seconds: dict[str, float] = defaultdict(float)
 
@@ -35,7 +38,7 @@ class SpatialQAModule(pl.LightningModule):
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         with self._stage("views"):
-            views = [self.views(s) for s in batch]
+            views = self.views.batch(batch)
         with self._stage("stitch"):
             pictures = [self.layout.stitch([im for _, im in v], [p.display for p, _ in v]) for v in views]
         with self._stage("prompt"):

@@ -54,7 +54,10 @@ def resolve_poses(pose_cfgs, sample_id: str, seed: int) -> list[Pose]:
 
 
 class ViewMaker:
-    """Sample -> [(pose, image)] for a view set: origin as given, other views generated once and cached."""
+    """Samples -> [(pose, image)] each, for a view set: origin as given, other views generated once and cached.
+
+    The views a batch of samples misses go to the generator in one call, so it can batch them; a view two
+    statements about one image share is generated once."""
 
     def __init__(self, poses, generator, cache: ViewCache, seed: int = 0) -> None:
         self.pose_cfgs = [dict(p) for p in poses]
@@ -64,34 +67,49 @@ class ViewMaker:
         self.generated = 0
         self.cached = 0
 
+    def _key(self, condition: str, pose: Pose, seed: int) -> str:
+        return self.cache.key(generator=self.generator.fingerprint(), condition=condition,
+                              pose=[pose.polar, pose.azimuth, pose.radius],
+                              seed=seed if self.generator.stochastic else None)
+
     def __call__(self, sample: Sample) -> list[tuple[Pose, Image.Image]]:
-        poses = resolve_poses(self.pose_cfgs, sample.id, self.seed)
-        images: dict[str, Image.Image] = {}
-        missing: list[tuple[Pose, str, int]] = []
-        condition = None
-        for pose in poses:
-            if pose.name == ORIGIN:
-                images[pose.name] = sample.image
-                continue
-            condition = condition or self.generator.condition_digest(sample)
-            gen_seed = derived_seed(self.seed, sample.id, pose.name, "generate")
-            key = self.cache.key(
-                generator=self.generator.fingerprint(), condition=condition,
-                pose=[pose.polar, pose.azimuth, pose.radius], seed=gen_seed if self.generator.stochastic else None,
-            )
-            hit = self.cache.get(key)
-            if hit is None:
-                missing.append((pose, key, gen_seed))
-            else:
-                images[pose.name] = hit
-                self.cached += 1
+        return self.batch([sample])[0]
+
+    def batch(self, samples: list[Sample]) -> list[list[tuple[Pose, Image.Image]]]:
+        from zerovlm.generators.base import ViewRequest
+
+        poses = [resolve_poses(self.pose_cfgs, s.id, self.seed) for s in samples]
+        found: dict[str, Image.Image] = {}
+        missing: dict[str, ViewRequest] = {}
+        keys: list[list[str | None]] = []
+        for sample, sample_poses in zip(samples, poses, strict=True):
+            keys.append([])
+            condition = None
+            for pose in sample_poses:
+                if pose.name == ORIGIN:
+                    keys[-1].append(None)
+                    continue
+                condition = condition or self.generator.condition_digest(sample)
+                # seeded by what is generated, not by the statement: statements about one image share its views
+                seed = derived_seed(self.seed, condition, pose.polar, pose.azimuth, pose.radius)
+                key = self._key(condition, pose, seed)
+                keys[-1].append(key)
+                if key in found or key in missing:  # another statement about the same image in this batch
+                    self.cached += 1
+                    continue
+                hit = self.cache.get(key)
+                if hit is None:
+                    missing[key] = ViewRequest(sample, pose, seed)
+                else:
+                    found[key] = hit
+                    self.cached += 1
         if missing:
-            generated = self.generator.generate(sample, [m[0] for m in missing], [m[2] for m in missing])
-            for (pose, key, _), image in zip(missing, generated, strict=True):
+            for key, image in zip(missing, self.generator.generate(list(missing.values())), strict=True):
                 self.cache.put(key, image)
-                images[pose.name] = image
+                found[key] = image
                 self.generated += 1
-        return [(pose, images[pose.name]) for pose in poses]
+        return [[(pose, sample.image if key is None else found[key]) for pose, key in zip(sp, sk, strict=True)]
+                for sample, sp, sk in zip(samples, poses, keys, strict=True)]
 
 
 __all__ = ["Pose", "ViewMaker", "derived_seed", "image_digest", "random_pose", "resolve_poses"]

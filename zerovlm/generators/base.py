@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 
 from PIL import Image
 
@@ -8,12 +9,21 @@ from zerovlm.cache import image_digest
 from zerovlm.data.sample import Sample
 
 
+@dataclass(frozen=True)
+class ViewRequest:
+    """One view to make: this sample seen from this pose, with this seed."""
+
+    sample: Sample
+    pose: object  # zerovlm.views.Pose
+    seed: int
+
+
 class ViewGenerator(ABC):
-    """Renders a sample from new camera poses.
+    """Renders samples from new camera poses.
 
     `fingerprint` and `condition_digest` together must name everything that determines the pixels besides the
     pose and seed: they form the cache key, so a view is never generated twice and never served stale.
-    `generate` receives all missing poses of one sample at once so a model can batch them.
+    `generate` receives every missing view of a batch of samples at once, so a model can batch them.
     """
 
     name: str
@@ -28,5 +38,5 @@ class ViewGenerator(ABC):
         return image_digest(sample.image)
 
     @abstractmethod
-    def generate(self, sample: Sample, poses: list, seeds: list[int]) -> list[Image.Image]:
-        """One image per pose."""
+    def generate(self, requests: list[ViewRequest]) -> list[Image.Image]:
+        """One image per request, in order."""

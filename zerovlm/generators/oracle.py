@@ -35,8 +35,10 @@ class OracleRenderer(ViewGenerator):
         scene = json.dumps(self._scene(sample), sort_keys=True)
         return hashlib.sha256(f"{scene}|{sample.image.size}".encode()).hexdigest()
 
-    def generate(self, sample: Sample, poses: list, seeds: list[int]) -> list[Image.Image]:
-        scene = self._scene(sample)
-        objects, camera = scene_objects(scene), Camera(**scene["camera"])
-        size = sample.image.size[0]
-        return [render(objects, camera.moved(p.polar, p.azimuth, p.radius), size) for p in poses]
+    def generate(self, requests: list) -> list[Image.Image]:
+        views = []
+        for r in requests:
+            scene = self._scene(r.sample)
+            camera = Camera(**scene["camera"]).moved(r.pose.polar, r.pose.azimuth, r.pose.radius)
+            views.append(render(scene_objects(scene), camera, r.sample.image.size[0]))
+        return views
