@@ -104,3 +104,12 @@ def test_print_config_imports_no_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "_target_: zerovlm.data.synthetic.SyntheticDataset" in proc.stdout
+
+
+def test_any_list_of_poses_from_the_command_line():
+    cfg = _compose(["views.name=mine", "views.poses=[{name:tilt,polar:-30,azimuth:45,radius:0.5},{name:origin}]"])
+    poses = resolve_poses(cfg.views.poses, "s0", 0)
+    assert [(p.name, p.polar, p.azimuth, p.radius) for p in poses] == [("tilt", -30.0, 45.0, 0.5),
+                                                                       ("origin", 0.0, 0.0, 0.0)]
+    with pytest.raises((ConfigCompositionException, ValidationError)):
+        _compose(["views.poses=[{name:tilt,polar:steep}]"])

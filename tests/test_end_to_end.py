@@ -163,3 +163,49 @@ def test_missing_images_are_skipped_and_counted_in_metrics(tmp_path, whatsup_dir
             "dataset.on_missing=skip", "dataset.splits=[dev,test]")
     _, metrics = _job_outputs(tmp_path / "run", 5 * 4)
     assert metrics["skipped"] == {"missing_image": (24 - 5) * 4}
+
+
+TINY_GEN = ["generator=tiny_zero123", "generator.steps=2", "views=four", "dataset.num_scenes=4"]
+
+
+def _cache_files(cache):
+    return sorted((cache / "views").rglob("*.png"))
+
+
+def test_render_stage_fills_the_cache_on_two_ranks_and_evaluation_then_generates_nothing(tmp_path):
+    env = {"ZEROVLM_CACHE": str(tmp_path / "cache")}
+    n = len(SyntheticDataset(num_scenes=4, splits=["dev", "test"]))
+    run_cli(f"hydra.run.dir={tmp_path / 'render'}", "stage=render", "trainer.devices=2", *TINY_GEN, env=env)
+    render = json.loads((tmp_path / "render" / "metrics.json").read_text())
+    assert render["n"] == n and render["world_size"] == 2 and "accuracy" not in render
+    # left and right once per image; random once per statement (its pose is drawn per sample)
+    unique = n // 2 * 2 + n
+    files = _cache_files(tmp_path / "cache")
+    assert len(files) == unique and render["views_generated"] + render["views_cached"] == 3 * n
+    assert render["views_generated"] >= unique  # two ranks may both make a view before either has cached it
+    for f in files:
+        with Image.open(f) as im:
+            im.verify()  # whole files only, whatever the two ranks did
+    assert not list((tmp_path / "cache" / "views").rglob("*.tmp"))
+
+    run_cli(f"hydra.run.dir={tmp_path / 'again'}", "stage=render", *TINY_GEN, env=env)
+    again = json.loads((tmp_path / "again" / "metrics.json").read_text())
+    assert (again["views_generated"], again["views_cached"]) == (0, 3 * n)
+
+    run_cli(f"hydra.run.dir={tmp_path / 'eval'}", *TINY_GEN, "prompt=view", env=env)
+    rows, metrics = _job_outputs(tmp_path / "eval", n)
+    assert (metrics["views_generated"], metrics["views_cached"]) == (0, 3 * n)
+    assert rows[0]["prompt"].startswith("The original image in the upper left corner, the left view image")
+
+
+def test_oracle_gap_experiment_compares_generated_and_true_views(tmp_path):
+    run_cli(f"hydra.run.dir={tmp_path}", "experiment=oracle_gap", "generator.steps=2", "dataset.num_scenes=4",
+            env={"ZEROVLM_CACHE": str(tmp_path / "cache")})
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    n = len(SyntheticDataset(num_scenes=4, splits=["dev", "test"]))
+    assert metrics["n"] == 3 * n and set(metrics["poses"]) == {"left", "right", "random"}
+    assert all(0 < m["psnr"] < 40 and 0 < m["mae"] < 1 for m in metrics["poses"].values())
+    rows = read_jsonl(tmp_path / "predictions.jsonl")
+    assert len(rows) == 3 * n and {r["pose"]["name"] for r in rows} == {"left", "right", "random"}
+    with Image.open(tmp_path / "samples.png") as im:
+        assert im.width >= 256

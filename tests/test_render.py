@@ -104,7 +104,8 @@ def test_sphere_silhouette_is_where_it_projects():
 def test_oracle_renders_true_novel_views():
     sample = SyntheticDataset(num_scenes=4, splits=["train", "dev", "test"])[0]
     oracle = OracleRenderer()
-    same, left = oracle.generate([ViewRequest(sample, Pose("origin"), 0), ViewRequest(sample, Pose("left", 0, -90, 0), 0)])
+    same, left = oracle.generate([ViewRequest(sample, Pose("origin"), 0),
+                                  ViewRequest(sample, Pose("left", 0, -90, 0), 0)])
     assert same.tobytes() == sample.image.tobytes()
     scene = sample.meta["scene"]
     objects = [SceneObject(o["shape"], o["color"], tuple(o["center"]), o["size"]) for o in scene["objects"]]

@@ -193,6 +193,7 @@ class Config:
     trainer: TrainerConfig = MISSING
     logger: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
+    stage: str = "evaluate"  # evaluate | render (fill the view cache) | compare_views (generator vs oracle)
     seed: int = 0
     num_workers: int = 0
     num_sample_images: int = 8  # stitched inputs kept in inputs/ and shown in samples.png and W&B

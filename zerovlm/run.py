@@ -22,12 +22,14 @@ from zerovlm.metrics import compute_metrics
 from zerovlm.predict import SpatialQAModule
 from zerovlm.prompts import PromptBuilder
 from zerovlm.stitch import Layout
+from zerovlm.view_stages import OracleGapModule, RenderViewsModule, view_gap_metrics
 from zerovlm.views import ViewMaker
 from zerovlm.visualize import samples_png
 from zerovlm.wandb_report import log_to_wandb
 from zerovlm.writer import ShardedPredictionWriter, merge_shards
 
 log = logging.getLogger(__name__)
+STAGES = ("evaluate", "render", "compare_views")
 CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers test the pipeline, not a VLM"
 
 # Lightning adds console handlers of its own on import; without them Hydra's handlers print and file its records.
@@ -52,38 +54,51 @@ def run_job(cfg: DictConfig) -> float | None:
     os.replace(tmp, output_dir / "config.yaml")
     with clean_job_environment():
         metrics = evaluate(resolved, output_dir)
-    return None if metrics is None else metrics["accuracy"]
+    return None if metrics is None else metrics.get("accuracy")
 
 
 def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
-    """Run the evaluation on this rank; rank 0 returns the metrics, other ranks None."""
+    """Run the job's stage on this rank; rank 0 returns the metrics, other ranks None."""
+    if cfg.stage not in STAGES:
+        raise ValueError(f"stage={cfg.stage!r}: choose one of {', '.join(STAGES)}")
     output_dir = Path(output_dir)
     start = perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dataset = instantiate(cfg.dataset)
     views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir), seed=cfg.seed)
-    backbone = instantiate(cfg.backbone)
-    setting = {"dataset": cfg.dataset.name, "view_set": cfg.views.name, "generator": cfg.generator.name,
-               "layout": cfg.layout.name, "prompt_name": cfg.prompt.name, "backbone": cfg.backbone.name,
-               "scoring": cfg.backbone.scoring, "seed": cfg.seed}
-    module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting)
+    setting = {"stage": cfg.stage, "dataset": cfg.dataset.name, "view_set": cfg.views.name,
+               "generator": cfg.generator.name, "seed": cfg.seed}
+    backbone = None
+    if cfg.stage == "evaluate":
+        backbone = instantiate(cfg.backbone)
+        setting.update(layout=cfg.layout.name, prompt_name=cfg.prompt.name, backbone=cfg.backbone.name,
+                       scoring=cfg.backbone.scoring)
+        module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting)
+        batch_size = cfg.backbone.batch_size
+    elif cfg.stage == "render":
+        module, batch_size = RenderViewsModule(views, Layout(**cfg.layout)), cfg.generator.get("batch_size", 8)
+    else:
+        module, batch_size = OracleGapModule(views), cfg.generator.get("batch_size", 8)
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
                                                                                         cfg.num_sample_images)])
-    loader = DataLoader(dataset, batch_size=cfg.backbone.batch_size, collate_fn=list, num_workers=cfg.num_workers)
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=list, num_workers=cfg.num_workers)
     setup_seconds = perf_counter() - start
     trainer.predict(module, dataloaders=loader, return_predictions=False)
     if not trainer.is_global_zero:
         return None
 
-    rows, stats = merge_shards(output_dir, expected=len(dataset))
+    key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
+    rows, stats = merge_shards(output_dir, expected=len(dataset), key=key)
+    scores = {"evaluate": compute_metrics, "render": lambda r: {"n": len(r)},
+              "compare_views": view_gap_metrics}[cfg.stage](rows)
     metrics = {
-        **compute_metrics(rows),
+        **scores,
         "views_generated": stats["views_generated"], "views_cached": stats["views_cached"],
         "world_size": stats["world_size"], "duplicates_removed": stats["duplicates_removed"],
         "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
                     "total": round(perf_counter() - start, 4)},
         "skipped": dict(getattr(dataset, "skipped", {})),
-        "setting": setting, "tiny_random_backbone": backbone.tiny_random,
+        "setting": setting, "tiny_random_backbone": bool(backbone is not None and backbone.tiny_random),
     }
     write_outputs(cfg, output_dir, rows, metrics)
     return metrics
@@ -97,7 +112,13 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
     samples_png(rows, output_dir / "inputs", output_dir / "samples.png", note)
     if cfg.get("logger") is not None:
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir / "inputs")
-    splits = ", ".join(f"{k} {m['accuracy']:.3f} (n={m['n']})" for k, m in metrics["splits"].items())
-    log.info("%s: accuracy %.3f (n=%d; %s); unparsed %d; views generated %d, cached %d%s", output_dir,
-             metrics["accuracy"], metrics["n"], splits, metrics["unparsed"], metrics["views_generated"],
-             metrics["views_cached"], f" [{note}]" if note else "")
+    views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
+    if "accuracy" in metrics:
+        splits = ", ".join(f"{k} {m['accuracy']:.3f} (n={m['n']})" for k, m in metrics["splits"].items())
+        log.info("%s: accuracy %.3f (n=%d; %s); unparsed %d; %s%s", output_dir, metrics["accuracy"], metrics["n"],
+                 splits, metrics["unparsed"], views, f" [{note}]" if note else "")
+    elif "psnr" in metrics:
+        log.info("%s: generated vs true views: PSNR %.2f dB, MAE %.4f over %d views; %s", output_dir,
+                 metrics["psnr"], metrics["mae"], metrics["n"], views)
+    else:
+        log.info("%s: %d samples rendered; %s", output_dir, metrics["n"], views)

@@ -16,9 +16,29 @@ def _answer(value) -> str:
     return "unparsed" if value is None else ("yes" if value else "no")
 
 
+def _caption(row: dict) -> list[str]:
+    verdict = "ok" if row.get("correct") else "wrong"
+    if "options" in row:  # caption choice: the statement is the right caption
+        picked = "tie" if row["prediction"] is None else f"option {row['prediction']}"
+        return [*textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 2], f"answer=option {row['label']} pred={picked}",
+                f"{verdict}  {row['id']}"]
+    if "prediction" in row:
+        p_yes = "" if row["p_yes"] is None else f" p_yes={row['p_yes']:.3f}"
+        return [*textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 2],
+                f"label={_answer(row['label'])} pred={_answer(row['prediction'])}{p_yes}", f"{verdict}  {row['id']}"]
+    if "psnr" in row:  # compare_views: one row per view; the picture is the sample's
+        return [row["sample"], f"{row['pose']['name']}: PSNR {row['psnr']:.1f} dB, MAE {row['mae']:.3f}"]
+    return [*textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 1], row["id"]]
+
+
 def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, note: str | None = None) -> Path | None:
-    shown = [(r, Path(inputs_dir) / f"{r['id']}.png") for r in rows]
-    shown = [(r, p) for r, p in shown if p.exists()]
+    """A grid of the kept pictures (inputs/), each with its row's caption; one cell per picture."""
+    shown, seen = [], set()
+    for r in rows:
+        picture = Path(inputs_dir) / f"{r.get('sample', r['id'])}.png"
+        if picture.exists() and picture not in seen:
+            seen.add(picture)
+            shown.append((r, picture))
     if not shown:
         return None
     cols = min(4, len(shown))
@@ -35,16 +55,7 @@ def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, note
             im = im.convert("RGB")
             im.thumbnail((THUMB, THUMB))
             canvas.paste(im, (x + (THUMB - im.width) // 2, y))
-        verdict = "ok" if row["correct"] else "wrong"
-        lines = textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 2]
-        if "options" in row:  # caption choice: the statement is the right caption
-            picked = "tie" if row["prediction"] is None else f"option {row['prediction']}"
-            lines += [f"answer=option {row['label']} pred={picked}", f"{verdict}  {row['id']}"]
-        else:
-            p_yes = "" if row["p_yes"] is None else f" p_yes={row['p_yes']:.3f}"
-            lines += [f"label={_answer(row['label'])} pred={_answer(row['prediction'])}{p_yes}",
-                      f"{verdict}  {row['id']}"]
-        for k, line in enumerate(lines):
+        for k, line in enumerate(_caption(row)):
             draw.text((x + 4, y + THUMB + 4 + k * LINE), line, fill=(0, 0, 0), font=font)
     canvas.save(path)
     return Path(path)

@@ -31,9 +31,9 @@ class ShardedPredictionWriter(BasePredictionWriter):
         for row in prediction["rows"]:
             self._file.write(json.dumps(row) + "\n")
         self._file.flush()
-        for index, row, picture in zip(batch_indices, prediction["rows"], prediction["pictures"], strict=True):
-            if index < self.num_sample_images:  # the first samples of the dataset, whichever rank has them
-                picture.save(self.inputs / f"{row['id']}.png")
+        for index, sample, picture in zip(batch_indices, batch, prediction["pictures"], strict=True):
+            if picture is not None and index < self.num_sample_images:  # the dataset's first, on any rank
+                picture.save(self.inputs / f"{sample.id}.png")
 
     def on_predict_end(self, trainer, pl_module) -> None:
         self._file.close()
@@ -45,8 +45,9 @@ class ShardedPredictionWriter(BasePredictionWriter):
         trainer.strategy.barrier("zerovlm-merge")
 
 
-def merge_shards(output_dir: str | Path, expected: int) -> tuple[list[dict], dict]:
-    """(rows sorted by id, one per sample; summed stats). Fails unless exactly `expected` samples were scored."""
+def merge_shards(output_dir: str | Path, expected: int, key: str = "id") -> tuple[list[dict], dict]:
+    """(rows sorted by id, one per id; summed stats). Fails unless rows name exactly `expected` samples (by `key`:
+    a stage with several rows per sample names it in another field)."""
     shards = Path(output_dir) / "shards"
     rows: dict[str, dict] = {}
     duplicates = 0
@@ -55,8 +56,9 @@ def merge_shards(output_dir: str | Path, expected: int) -> tuple[list[dict], dic
             row = json.loads(line)
             duplicates += row["id"] in rows
             rows.setdefault(row["id"], row)
-    if len(rows) != expected:
-        raise RuntimeError(f"{shards}: {len(rows)} samples were scored but the dataset has {expected}; "
+    scored = len({row[key] for row in rows.values()})
+    if scored != expected:
+        raise RuntimeError(f"{shards}: {scored} samples were scored but the dataset has {expected}; "
                            "the shards are incomplete (a rank failed?)")
     stats: dict = {"views_generated": 0, "views_cached": 0, "seconds": {}, "world_size": 0,
                    "duplicates_removed": duplicates}

@@ -1,0 +1,99 @@
+"""Stages that make views without asking a VLM anything, as LightningModules run by Trainer.predict.
+
+- render: fill the view cache for a dataset x view set on every device, so an evaluation sweep over prompts,
+  layouts and backbones never waits on diffusion (a repeated render generates nothing).
+- compare_views: on synthetic scenes, how far the generator's views are from the true ones the oracle renders
+  (PSNR and mean absolute error per pose): how much of a perfect 3D model's views the generator delivers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from time import perf_counter
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from PIL import Image
+
+from zerovlm.data.sample import Sample
+from zerovlm.generators.base import ViewRequest
+from zerovlm.generators.oracle import OracleRenderer
+from zerovlm.stitch import Layout
+from zerovlm.views import ORIGIN, ViewMaker
+
+
+class _ViewStage(pl.LightningModule):
+    def __init__(self, views: ViewMaker) -> None:
+        super().__init__()
+        self.views = views
+        self.seconds: dict[str, float] = {"views": 0.0}
+        if isinstance(views.generator, torch.nn.Module):  # a model: Lightning puts it on the device
+            self.generator = views.generator
+
+    def _views(self, batch: list[Sample]):
+        start = perf_counter()
+        views = self.views.batch(batch)
+        self.seconds["views"] += perf_counter() - start
+        return views
+
+
+class RenderViewsModule(_ViewStage):
+    def __init__(self, views: ViewMaker, layout: Layout) -> None:
+        super().__init__(views)
+        self.layout = Layout(layout.kind, layout.cell_size, layout.gap, layout.background, labels=True)
+
+    def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
+        views = self._views(batch)
+        rows = [{"id": s.id, "split": s.split, "statement": s.statement, "views": [asdict(p) for p, _ in v]}
+                for s, v in zip(batch, views, strict=True)]
+        pictures = [self.layout.stitch([im for _, im in v], [p.name for p, _ in v]) for v in views]
+        return {"rows": rows, "pictures": pictures}
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+class OracleGapModule(_ViewStage):
+    """Each generated view beside the oracle's true one; the generator's view is resized to the oracle's size."""
+
+    def __init__(self, views: ViewMaker) -> None:
+        super().__init__(views)
+        self.oracle = OracleRenderer()
+        self.layout = Layout("grid", 128, 4, labels=True, label_height=14)
+
+    def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
+        views = self._views(batch)
+        rows, pictures = [], []
+        for sample, sample_views in zip(batch, views, strict=True):
+            generated = [(p, im) for p, im in sample_views if p.name != ORIGIN]
+            truth = self.oracle.generate([ViewRequest(sample, p, 0) for p, _ in generated])
+            resized = []
+            for (pose, image), true in zip(generated, truth, strict=True):
+                image = image.convert("RGB").resize(true.size, Image.Resampling.BICUBIC)
+                a, b = np.asarray(image), np.asarray(true)
+                resized.append(image)
+                rows.append({"id": f"{sample.id}/{pose.name}", "sample": sample.id, "split": sample.split,
+                             "pose": asdict(pose), "psnr": psnr(a, b),
+                             "mae": float(np.mean(np.abs(a.astype(int) - b.astype(int))) / 255)})
+            # generated views above the true ones (a 2 x 3 grid for left, right, random)
+            labels = [f"{p.name} generated" for p, _ in generated] + [f"{p.name} true" for p, _ in generated]
+            pictures.append(self.layout.stitch(resized + truth, labels) if generated else None)
+        return {"rows": rows, "pictures": pictures}
+
+
+def view_gap_metrics(rows: list[dict]) -> dict:
+    if not rows:
+        raise ValueError("compare_views: the view set has no pose besides origin, so nothing was compared")
+    by_pose: dict[str, list[dict]] = {}
+    for r in rows:
+        by_pose.setdefault(r["pose"]["name"], []).append(r)
+
+    def summary(group: list[dict]) -> dict:
+        finite = [r["psnr"] for r in group if np.isfinite(r["psnr"])]
+        return {"n": len(group), "psnr": float(np.mean(finite)) if finite else float("inf"),
+                "mae": float(np.mean([r["mae"] for r in group])), "identical": len(group) - len(finite)}
+
+    return {**summary(rows), "poses": {k: summary(v) for k, v in sorted(by_pose.items())}}
