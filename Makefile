@@ -29,6 +29,7 @@ test-fast: install
 
 bench: install
 	$(OFFLINE) $(BIN)/python benchmarks/eval_throughput.py
+	$(OFFLINE) $(BIN)/python benchmarks/view_throughput.py
 
 lint: install
 	$(BIN)/ruff check zerovlm tests benchmarks
