@@ -65,7 +65,8 @@ def main() -> None:
     print(f"one view per call:          {results['one_view_per_call_views_per_s']:7.2f} views/s")
     for batch in (3, 12, len(requests)):
         rate = results[f"batch_{batch}_views_per_s"]
-        print(f"{batch:3d} views per call:          {rate:7.2f} views/s  ({rate / results['one_view_per_call_views_per_s']:.2f}x)")
+        speedup = rate / results["one_view_per_call_views_per_s"]
+        print(f"{batch:3d} views per call:          {rate:7.2f} views/s  ({speedup:.2f}x)")
 
     generator.batch_size = 12
     sweep = {}

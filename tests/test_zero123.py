@@ -169,3 +169,50 @@ def test_bad_settings_fail_clearly(tiny_dir):
         Zero123Generator(name="x", model=str(tiny_dir), variant="zero456")
     with pytest.raises(ValueError, match="generator.preprocess"):
         Zero123Generator(name="x", model=str(tiny_dir), preprocess="crop")
+
+
+def test_preprocess_with_a_foreground_mask_whitens_crops_and_centres_the_object():
+    image = np.zeros((40, 80, 3), dtype=np.uint8)
+    image[10:30, 20:40] = (0, 0, 255)
+    mask = np.zeros((40, 80), dtype=bool)
+    mask[10:30, 20:40] = True
+    out = np.asarray(preprocess(Image.fromarray(image), 64, "pad", mask=mask, object_scale=0.5))
+    blue = (out[..., 2] > 200) & (out[..., 0] < 60)
+    rows, cols = np.nonzero(blue)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (16, 47, 16, 47)  # 32 px object, centred
+    assert (out[~blue] >= 200).all()  # everything else is white (up to resampling at the edge)
+
+
+@pytest.fixture(scope="module")
+def tiny_segmenter(tmp_path_factory):
+    """A tiny random Segformer (real architecture) saved and loaded like a real segmentation checkpoint."""
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    try:
+        from transformers import SegformerImageProcessorPil as Processor
+    except ImportError:
+        from transformers import SegformerImageProcessor as Processor
+    torch.manual_seed(0)
+    config = SegformerConfig(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[8, 16],
+                             patch_sizes=[7, 3], strides=[4, 2], num_attention_heads=[1, 1], mlp_ratios=[2, 2],
+                             decoder_hidden_size=16, num_labels=2, id2label={0: "background", 1: "object"},
+                             label2id={"background": 0, "object": 1})
+    path = tmp_path_factory.mktemp("segformer")
+    SegformerForSemanticSegmentation(config).save_pretrained(path)
+    Processor(size={"height": 64, "width": 64}).save_pretrained(path)
+    return path
+
+
+def test_a_segmenter_removes_the_background_before_generation(tiny_dir, tiny_segmenter, samples):
+    gen = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64,
+                           segmenter=str(tiny_segmenter), background_labels=["background"])
+    mask = gen.foreground.mask(samples[0].image)
+    assert mask.shape == (96, 96) and mask.dtype == bool
+    prepared = gen.prepare(samples[0])
+    expected = preprocess(samples[0].image, 64, "pad", mask=mask, object_scale=0.8)
+    assert prepared.tobytes() == expected.tobytes()
+    assert gen.fingerprint()["foreground"]["segmenter"] == str(tiny_segmenter)
+    everything = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64,
+                                  segmenter=str(tiny_segmenter), background_labels=["background", "object"])
+    everything.prepare(samples[0])  # every segment is background: the whole image is used, and counted
+    assert everything.counts == {"empty_foreground": 1}

@@ -133,6 +133,9 @@ class Zero123GeneratorConfig:
     preprocess: str = "pad"  # pad (centred on white, the reference input) | resize
     dtype: str = "float32"  # float16 / bfloat16 on CUDA
     batch_size: int = 8  # views per denoising batch
+    segmenter: str | None = None  # a transformers image-segmentation model: remove the background first
+    background_labels: list[str] = field(default_factory=lambda: ["background"])
+    object_scale: float = 0.8  # with a segmenter: the object's longer side as a fraction of the input
     tiny_random: bool = False
     seed: int = 0  # seed of the tiny random weights
 

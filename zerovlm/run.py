@@ -98,6 +98,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
                     "total": round(perf_counter() - start, 4)},
         "skipped": dict(getattr(dataset, "skipped", {})),
+        "generator_counts": stats["generator_counts"],
         "setting": setting, "tiny_random_backbone": bool(backbone is not None and backbone.tiny_random),
     }
     write_outputs(cfg, output_dir, rows, metrics)

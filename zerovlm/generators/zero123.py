@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from PIL import Image
 from transformers import CLIPVisionModelWithProjection
 
 from zerovlm.generators.base import ViewGenerator
+from zerovlm.generators.foreground import Foreground
 
 VARIANTS = ("zero123", "stable_zero123")
 PREPROCESS = ("pad", "resize")
@@ -170,12 +172,23 @@ class Zero123Pipeline:
         return ((images.float() + 1) / 2).clamp(0, 1)
 
 
-def preprocess(image: Image.Image, size: int, mode: str) -> Image.Image:
-    """pad: the whole image centred on white, longer side = size (the reference demo's input); resize: squashed."""
+def preprocess(image: Image.Image, size: int, mode: str, mask: np.ndarray | None = None,
+               object_scale: float = 0.8) -> Image.Image:
+    """pad: the whole image centred on white, longer side = size; resize: squashed to size x size.
+
+    With a foreground `mask` (H x W bool), as the reference demo prepares its input: the background turns white,
+    the image is cropped to the object and the object's longer side becomes `object_scale` of the canvas."""
     image = image.convert("RGB")
-    if mode == "resize":
+    if mask is not None and mask.any():
+        pixels = np.where(mask[..., None], np.asarray(image), 255).astype(np.uint8)
+        rows, cols = np.nonzero(mask)
+        image = Image.fromarray(pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+        target = max(1, round(size * object_scale))
+        scale = target / max(image.size)
+    elif mode == "resize":
         return image.resize((size, size), Image.Resampling.BICUBIC)
-    scale = size / max(image.size)
+    else:
+        scale = size / max(image.size)
     fitted = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
                           Image.Resampling.BICUBIC)
     canvas = Image.new("RGB", (size, size), (255, 255, 255))
@@ -197,6 +210,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
     def __init__(self, name: str, model: str, revision: str | None = None, variant: str = "zero123",
                  condition_polar: float = 90.0, steps: int = 50, guidance: float = 3.0, eta: float = 1.0,
                  size: int = 256, preprocess: str = "pad", dtype: str = "float32", batch_size: int = 8,
+                 segmenter: str | None = None, background_labels=("background",), object_scale: float = 0.8,
                  tiny_random: bool = False, seed: int = 0) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -215,12 +229,26 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         local = Path(model)
         self.checkpoint = {"model": model, "revision": revision,
                            "weights": _weights_digest(local) if local.is_dir() else None}
+        self.foreground = Foreground(segmenter, background_labels) if segmenter else None
+        self.object_scale = object_scale
+        self.counts: Counter = Counter()  # reported in metrics.json
 
     def fingerprint(self) -> dict:
         return {"generator": "zero123", "variant": self.variant, "checkpoint": self.checkpoint,
                 "steps": self.steps, "guidance": self.guidance, "eta": self.eta, "size": self.size,
                 "preprocess": self.preprocess_mode, "dtype": self.dtype_name,
-                "condition_polar": self.condition_polar if self.variant == "stable_zero123" else None}
+                "condition_polar": self.condition_polar if self.variant == "stable_zero123" else None,
+                "foreground": self.foreground.fingerprint() | {"object_scale": self.object_scale}
+                if self.foreground else None}
+
+    def prepare(self, sample) -> Image.Image:
+        """The square input the model sees (background removed first when a segmenter is configured)."""
+        mask = None
+        if self.foreground is not None:
+            mask = self.foreground.mask(sample.image)
+            if not mask.any():
+                self.counts["empty_foreground"] += 1  # nothing found: the whole image is used
+        return preprocess(sample.image, self.size, self.preprocess_mode, mask, self.object_scale)
 
     def pose_embedding(self, pose) -> list[float]:
         return pose_embedding(pose.polar, pose.azimuth, pose.radius, self.variant, self.condition_polar)
@@ -232,8 +260,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         for start in range(0, len(requests), self.batch_size):
             chunk = requests[start:start + self.batch_size]
             samples = list({id(r.sample): r.sample for r in chunk}.values())
-            embeds, latents = self.pipeline.encode([preprocess(s.image, self.size, self.preprocess_mode)
-                                                    for s in samples], self.size)
+            embeds, latents = self.pipeline.encode([self.prepare(s) for s in samples], self.size)
             row = {id(s): i for i, s in enumerate(samples)}
             index = torch.tensor([row[id(r.sample)] for r in chunk], device=embeds.device)
             poses = torch.tensor([self.pose_embedding(r.pose) for r in chunk], dtype=torch.float32)

@@ -1,0 +1,41 @@
+"""Foreground masks from a transformers image-segmentation model, to remove the background before Zero-1-to-3
+(the reference demo does this with carvekit). The foreground is every segment whose label is not one of
+`background_labels`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+class Foreground:
+    def __init__(self, model: str, background_labels=("background",), revision: str | None = None) -> None:
+        from transformers import pipeline
+
+        self.model, self.revision = model, revision
+        self.background = set(background_labels)
+        self.segment = pipeline("image-segmentation", model=model, revision=revision)
+
+    def fingerprint(self) -> dict:
+        weights = None
+        if Path(self.model).is_dir():
+            import hashlib
+
+            h = hashlib.sha256()
+            for f in sorted(Path(self.model).glob("*")):
+                if f.is_file():
+                    h.update(f.name.encode())
+                    h.update(f.read_bytes())
+            weights = h.hexdigest()
+        return {"segmenter": self.model, "revision": self.revision, "weights": weights,
+                "background_labels": sorted(self.background)}
+
+    def mask(self, image: Image.Image) -> np.ndarray:
+        """H x W bool: True on the foreground."""
+        mask = np.zeros((image.height, image.width), dtype=bool)
+        for segment in self.segment(image.convert("RGB")):
+            if segment["label"] not in self.background:
+                mask |= np.asarray(segment["mask"]) > 127
+        return mask
