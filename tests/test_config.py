@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SESSION_CACHE, SHARED_VSR
+from conftest import SESSION_CACHE, SHARED_VSR, needs_vsr
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
@@ -52,10 +52,9 @@ def test_option_composes_and_builds(group, option):
         assert len(instantiate(cfg.dataset, num_scenes=4, splits=["train", "dev", "test"])) == 8
 
 
+@needs_vsr
 @pytest.mark.parametrize("option", ["vsr_random", "vsr_zeroshot"])
 def test_vsr_options_build_from_the_paths_group(option, coco_dir):
-    if not SHARED_VSR.is_dir():
-        pytest.skip("no VSR annotation files")
     cfg = _compose([f"dataset={option}", f"paths.vsr_splits_dir={SHARED_VSR}", f"paths.coco_dir={coco_dir}"])
     dataset = instantiate(cfg.dataset)
     assert len(dataset) == {"vsr_random": 2195, "vsr_zeroshot": 1222}[option]
