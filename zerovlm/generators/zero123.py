@@ -196,6 +196,14 @@ def preprocess(image: Image.Image, size: int, mode: str, mask: np.ndarray | None
     return canvas
 
 
+def _hub_commit(repo: str, revision: str | None) -> str | None:
+    """The commit of the hub snapshot the weights were loaded from, so a moved branch never serves stale views."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo, "unet/config.json", revision=revision)
+    return Path(found).parent.parent.name if isinstance(found, str) else None
+
+
 def _weights_digest(path: Path) -> str:
     h = hashlib.sha256()
     for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin", ".json")):
@@ -228,7 +236,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         self.components = torch.nn.ModuleDict(self.pipeline.modules())  # so Lightning moves them to the device
         local = Path(model)
         self.checkpoint = {"model": model, "revision": revision,
-                           "weights": _weights_digest(local) if local.is_dir() else None}
+                           "weights": _weights_digest(local) if local.is_dir() else _hub_commit(model, revision)}
         self.foreground = Foreground(segmenter, background_labels) if segmenter else None
         self.object_scale = object_scale
         self.counts: Counter = Counter()  # reported in metrics.json
