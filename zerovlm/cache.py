@@ -12,10 +12,11 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from PIL import Image
+
+from zerovlm.files import write_bytes_atomic
 
 
 def image_digest(image: Image.Image) -> str:
@@ -44,18 +45,6 @@ class ViewCache:
             return image.convert("RGB")
 
     def put(self, key: str, image: Image.Image) -> Path:
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(buffer.getvalue())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_bytes_atomic(self.path(key), buffer.getvalue())

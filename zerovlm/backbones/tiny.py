@@ -11,9 +11,9 @@ any text and has whole-word tokens for yes/no.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from zerovlm.files import save_dir_atomic
 
 # LLaVA-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as the llava-hf processors template it.
 LLAVA_CHAT_TEMPLATE = (
@@ -103,21 +103,12 @@ BUILDERS = {"llava": build_tiny_llava}
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
     """Write the tiny random `family` checkpoint to `path` unless it is already there (atomically)."""
-    path = Path(path)
-    if (path / "config.json").exists():
-        return path
     if family not in BUILDERS:
         raise ValueError(f"backbone.tiny_random={family!r}: tiny random models exist for {sorted(BUILDERS)}")
-    model, processor = BUILDERS[family](seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
+
+    def save(tmp: Path) -> None:
+        model, processor = BUILDERS[family](seed)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        os.replace(tmp, path)
-    except OSError:
-        if not (path / "config.json").exists():  # another process won the race: theirs is as good as ours
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+
+    return save_dir_atomic(path, save, marker="config.json")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import io
 import logging
-import os
-import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
+
+from zerovlm.files import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -41,18 +41,6 @@ def load_image(path: Path, sample_id: str, hint: str) -> Image.Image:
         raise OSError(f"sample {sample_id}: image {path} cannot be read ({error}). {hint}") from None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, backoff: float = 1.0) -> str | None:
     """Fetch `url` into `dest` (atomically, checked to be an image); None on success, else the last error."""
     error = None
@@ -62,7 +50,7 @@ def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, back
                 data = response.read()
             with Image.open(io.BytesIO(data)) as image:
                 image.verify()
-            _write_atomic(dest, data)
+            write_bytes_atomic(dest, data)
             return None
         except (urllib.error.URLError, OSError, UnidentifiedImageError, SyntaxError) as e:
             error = f"{type(e).__name__}: {e}"

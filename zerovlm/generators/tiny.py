@@ -5,9 +5,9 @@ real checkpoint. Its views are noise-like: it exercises the path, it does not ma
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
+
+from zerovlm.files import save_dir_atomic
 
 SIZE = 64  # input and output pixels; the VAE halves them: 32 x 32 latents
 
@@ -45,17 +45,4 @@ def build_tiny_zero123(seed: int = 0):
 
 def ensure_tiny_zero123(path: str | os.PathLike, seed: int = 0) -> Path:
     """Write the tiny checkpoint to `path` unless it is there (atomically: a half-written one is never seen)."""
-    path = Path(path)
-    if (path / "model_index.json").exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
-    try:
-        build_tiny_zero123(seed).save_pretrained(tmp)
-        os.replace(tmp, path)
-    except OSError:
-        if not (path / "model_index.json").exists():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return path
+    return save_dir_atomic(path, lambda tmp: build_tiny_zero123(seed).save_pretrained(tmp), marker="model_index.json")

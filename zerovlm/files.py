@@ -1,0 +1,44 @@
+"""Writing files and folders atomically: a reader sees the whole thing or nothing, and two processes writing
+the same content both leave a whole one (a killed run never leaves a broken entry)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:16]}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_dir_atomic(path: str | os.PathLike, save: Callable[[Path], None], marker: str) -> Path:
+    """Unless `path/marker` exists, call save(tmp_dir) and rename it to `path` (another process may win)."""
+    path = Path(path)
+    if (path / marker).exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except OSError:
+        if not (path / marker).exists():  # not merely another process that got there first
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return path
