@@ -109,3 +109,43 @@ def test_caption_choice_never_breaks_a_tie_towards_the_first_option(tiny_llava, 
         assert out["prediction"] is None  # a tie at the top is no answer, counted as such
     else:
         assert out["prediction"] in (2, 3)
+
+
+def test_several_images_per_prompt_need_a_multi_image_backbone(tiny_llava_dir, tiny_llava, images):
+    with pytest.raises(ValueError, match="layout=separate"):
+        tiny_llava.score([images[:2]], ["Is it? Answer yes or no."])
+    multi = HFVisionLanguageModel(name="t", model=str(tiny_llava_dir), multi_image=True)
+    assert multi.chat_text("Q", num_images=2) == "USER: <image>\n<image>\nQ ASSISTANT:"
+    out = multi.score([images[:2], images[2:4]], ["Is it? Answer yes or no.", "And this? Answer yes or no."])
+    assert all(0 <= o["p_yes"] <= 1 for o in out)
+
+
+def test_processors_without_a_chat_template_need_a_prompt_format(tiny_llava_dir, tmp_path, images):
+    import shutil
+
+    plain = tmp_path / "no_template"
+    shutil.copytree(tiny_llava_dir, plain)
+    (plain / "chat_template.jinja").unlink()
+    with pytest.raises(ValueError, match="backbone.prompt_format"):
+        HFVisionLanguageModel(name="t", model=str(plain))
+    formatted = HFVisionLanguageModel(name="t", model=str(plain), prompt_format="<image>\nQuestion: {prompt} Answer:")
+    assert formatted.chat_text("Is it?") == "<image>\nQuestion: Is it? Answer:"
+    assert 0 <= formatted.score(images[:1], ["Is it?"])[0]["p_yes"] <= 1
+
+
+def test_out_of_memory_halves_the_batch_and_keeps_every_sample_in_order(tiny_llava, images, monkeypatch, caplog):
+    real = tiny_llava._score
+    sizes = []
+
+    def flaky(pictures, prompts):
+        sizes.append(len(pictures))
+        if len(pictures) > 1:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
+        return real(pictures, prompts)
+
+    expected = [tiny_llava._score([im], [p])[0]["p_yes"] for im, p in zip(images, PROMPTS, strict=True)]
+    monkeypatch.setattr(tiny_llava, "_score", flaky)
+    out = tiny_llava.score(images, PROMPTS)
+    assert [o["p_yes"] for o in out] == pytest.approx(expected, abs=1e-6)
+    assert sizes == [4, 2, 1, 1, 2, 1, 1]
+    assert "CUDA out of memory on a batch of 4; retrying as 2 + 2" in caplog.text

@@ -81,3 +81,23 @@ def test_meta_categories_are_reported_when_the_dataset_has_them():
     m = compute_metrics(rows)
     assert m["categories"] == {"Projective": {"n": 1, "correct": 1, "accuracy": 1.0, "unparsed": 0},
                                "Topological": {"n": 1, "correct": 0, "accuracy": 0.0, "unparsed": 0}}
+
+
+def _p(i, split, label, p_yes):
+    return dict(row(i, split, label, p_yes > 0.5), p_yes=p_yes)
+
+
+def test_calibrated_threshold_is_chosen_on_dev_and_applied_to_test():
+    # a model that says yes too easily: on dev, the true ones sit above 0.8, the false ones at 0.6-0.7
+    dev = [_p(0, "dev", True, 0.9), _p(1, "dev", True, 0.85), _p(2, "dev", False, 0.7), _p(3, "dev", False, 0.6)]
+    test = [_p(4, "test", True, 0.95), _p(5, "test", False, 0.65), _p(6, "test", False, 0.75),
+            _p(7, "test", True, 0.4)]
+    m = compute_metrics(dev + test)
+    assert m["splits"]["test"]["accuracy"] == 0.25  # at 0.5
+    assert m["calibrated"] == {"threshold": pytest.approx(0.775), "dev_accuracy": 1.0, "test_accuracy": 0.75,
+                               "test_n": 4}
+
+
+def test_no_calibration_without_dev_or_without_p_yes():
+    assert "calibrated" not in compute_metrics([_p(0, "test", True, 0.9), _p(1, "test", False, 0.2)])
+    assert "calibrated" not in compute_metrics([row(0, "dev", True, True), row(1, "test", True, None)])

@@ -91,3 +91,11 @@ def test_positions_in_words():
     assert Layout("vertical").positions(2) == ["at the top", "at the bottom"]
     assert Layout("horizontal").positions(4)[3] == "in the fourth place from the left"
     assert Layout("grid").positions(6)[4] == "in row 2, column 2"
+
+
+def test_separate_layout_keeps_the_views_apart_and_names_them_in_order():
+    layout = Layout("separate", cell_size=64, gap=0, background=BG)
+    out = layout.stitch([solid(COLOURS[0]), solid(COLOURS[1], (128, 64))])
+    assert isinstance(out, list) and [im.size for im in out] == [(64, 64), (64, 64)]
+    assert np.asarray(out[0]).tolist() == np.asarray(solid(COLOURS[0])).tolist()
+    assert layout.positions(3) == ["as the first image", "as the second image", "as the third image"]

@@ -150,7 +150,13 @@ class HFBackboneConfig:
     scoring: str = "likelihood"  # likelihood | generate
     batch_size: int = 4
     max_new_tokens: int = 8
-    dtype: str = "float32"
+    dtype: str = "float32"  # float16 / bfloat16 on GPUs (see the README on what changes then)
+    attn_implementation: str | None = "sdpa"  # sdpa | eager | flash_attention_2
+    device_map: str | None = None  # null: Lightning places the model; "auto": split one big model over GPUs
+    quantization: str | None = None  # 4bit | 8bit (bitsandbytes, CUDA)
+    trust_remote_code: bool = False
+    multi_image: bool = False  # takes several images per prompt (needed by layout=separate)
+    prompt_format: str | None = None  # for processors without a chat template, e.g. "{prompt}"
     yes_words: list[str] = field(default_factory=lambda: ["yes", "Yes", "YES", " yes", " Yes"])
     no_words: list[str] = field(default_factory=lambda: ["no", "No", "NO", " no", " No"])
     seed: int = 0  # seed of the tiny random weights
@@ -198,6 +204,7 @@ class Config:
     paths: PathsConfig = field(default_factory=PathsConfig)
     stage: str = "evaluate"  # evaluate | render (fill the view cache) | compare_views (generator vs oracle)
     seed: int = 0
+    sort_by_length: bool = True  # batches of similar text length (less padding); results do not change
     num_workers: int = 0
     num_sample_images: int = 8  # stitched inputs kept in inputs/ and shown in samples.png and W&B
 

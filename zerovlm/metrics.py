@@ -1,6 +1,9 @@
 """Accuracy overall and per split, relation, meta-category, negative type and label. Unparsed answers (and, in
 caption choice, ties) count as wrong and are reported (`unparsed`), so accuracy is always over every sample.
 
+Likelihood scoring on dev and test adds `calibrated`: the p_yes threshold best on dev, applied to test, reported
+beside the plain 0.5 (`splits.test`).
+
 Caption choice (What'sUp's own task) adds its paper's pair and set accuracy: a pair (left/right, on/under,
 in front/behind of one object pair) counts when both its images are right, a set when all four are; over the
 complete pairs and sets present (the What'sUp code divides by N/2 and N/4: the same when all are complete).
@@ -9,6 +12,8 @@ complete pairs and sets present (the What'sUp code divides by N/2 and N/4: the s
 from __future__ import annotations
 
 from collections import defaultdict
+
+import numpy as np
 
 OPPOSITE_PAIRS = (("left of", "right of"), ("on", "under"), ("in front of", "behind"))
 
@@ -38,6 +43,29 @@ def pair_and_set_accuracy(rows: list[dict]) -> dict:
     }
 
 
+def calibrated(rows: list[dict]) -> dict | None:
+    """The p_yes threshold that is best on dev, applied to test (beside the plain 0.5 in `splits`).
+
+    Candidates are 0.5 and the midpoints between the dev p_yes values; a tie between thresholds goes to the one
+    nearest 0.5. None unless every row has p_yes (likelihood scoring) and both dev and test are present."""
+    if any(r.get("p_yes") is None for r in rows):
+        return None
+    dev = [r for r in rows if r["split"] == "dev"]
+    test = [r for r in rows if r["split"] == "test"]
+    if not dev or not test:
+        return None
+    p = np.array([r["p_yes"] for r in dev])
+    label = np.array([bool(r["label"]) for r in dev])
+    values = np.unique(p)
+    candidates = np.unique(np.concatenate([[0.5], (values[1:] + values[:-1]) / 2]))
+    accuracy = ((p[None, :] > candidates[:, None]) == label[None, :]).mean(axis=1)
+    best = np.flatnonzero(accuracy == accuracy.max())
+    threshold = float(candidates[best[np.argmin(np.abs(candidates[best] - 0.5))]])
+    test_correct = [(r["p_yes"] > threshold) == bool(r["label"]) for r in test]
+    return {"threshold": threshold, "dev_accuracy": float(accuracy.max()),
+            "test_accuracy": sum(test_correct) / len(test), "test_n": len(test)}
+
+
 def compute_metrics(rows: list[dict]) -> dict:
     if not rows:
         raise ValueError("no predictions to score: an accuracy of 0/0 is not a result")
@@ -56,4 +84,7 @@ def compute_metrics(rows: list[dict]) -> dict:
         metrics.update(pair_and_set_accuracy(rows))
     else:
         metrics["labels"] = _by(rows, lambda r: "true" if r["label"] else "false")
+        threshold = calibrated(rows)
+        if threshold is not None:
+            metrics["calibrated"] = threshold
     return metrics

@@ -65,4 +65,7 @@ class SpatialQAModule(pl.LightningModule):
             if choice:
                 row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
             rows.append(row)
-        return {"rows": rows, "pictures": pictures}
+        # separate views are kept side by side for samples.png and W&B
+        shown = [Layout("horizontal", self.layout.cell_size, 8).stitch(p) if isinstance(p, list) else p
+                 for p in pictures]
+        return {"rows": rows, "pictures": shown}

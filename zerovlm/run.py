@@ -16,6 +16,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
+from zerovlm.batching import LengthSortedSampler
 from zerovlm.cache import ViewCache
 from zerovlm.distributed import build_trainer, clean_job_environment
 from zerovlm.metrics import compute_metrics
@@ -81,7 +82,9 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         module, batch_size = OracleGapModule(views), cfg.generator.get("batch_size", 8)
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
                                                                                         cfg.num_sample_images)])
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=list, num_workers=cfg.num_workers)
+    sampler = LengthSortedSampler(dataset.text_lengths()) if cfg.sort_by_length else None
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=list,
+                        num_workers=cfg.num_workers)
     setup_seconds = perf_counter() - start
     trainer.predict(module, dataloaders=loader, return_predictions=False)
     if not trainer.is_global_zero:

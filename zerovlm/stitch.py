@@ -1,7 +1,8 @@
 """Stitch layouts: the views become the one picture the VLM sees.
 
 single (one view), horizontal (1 x n), vertical (n x 1) and grid (ceil(sqrt n) columns, filled row by row, as
-the paper's 2 x 2 figure). Every view is fitted into a square cell of `cell_size` (aspect kept, centred on the
+the paper's 2 x 2 figure); separate gives the views as separate images, in order, to backbones that take
+several (backbone.multi_image). Every view is fitted into a square cell of `cell_size` (aspect kept, centred on the
 background colour), cells are `gap` pixels apart, and an optional caption strip of `label_height` pixels sits
 above each cell. A view already cell-sized is pasted unchanged, so stitching is pixel-exact.
 """
@@ -12,7 +13,7 @@ import math
 
 from PIL import Image, ImageDraw, ImageFont
 
-KINDS = ("single", "horizontal", "vertical", "grid")
+KINDS = ("single", "horizontal", "vertical", "grid", "separate")
 CORNERS = ("in the upper left corner", "in the upper right corner",
            "in the lower left corner", "in the lower right corner")
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
@@ -39,7 +40,7 @@ class Layout:
             return 1, 1
         if self.kind == "horizontal":
             return 1, n
-        if self.kind == "vertical":
+        if self.kind in ("vertical", "separate"):
             return n, 1
         cols = math.ceil(math.sqrt(n))
         return math.ceil(n / cols), cols
@@ -67,7 +68,9 @@ class Layout:
                    ((self.cell_size - size[0]) // 2, (self.cell_size - size[1]) // 2))
         return cell
 
-    def stitch(self, images: list[Image.Image], captions: list[str] | None = None) -> Image.Image:
+    def stitch(self, images: list[Image.Image], captions: list[str] | None = None) -> Image.Image | list[Image.Image]:
+        if self.kind == "separate":  # each view fitted to its cell, not joined
+            return [self._fit(image) for image in images]
         n = len(images)
         canvas = Image.new("RGB", self.canvas_size(n), self.background)
         draw = ImageDraw.Draw(canvas)
@@ -82,6 +85,8 @@ class Layout:
     def positions(self, n: int) -> list[str]:
         """Where each view is, in words, for the view prompt."""
         rows, cols = self.shape(n)
+        if self.kind == "separate":
+            return [f"as the {ORDINALS[i]} image" for i in range(n)]
         if rows == cols == 1:
             return ["in the image"]
         if (rows, cols) == (2, 2):

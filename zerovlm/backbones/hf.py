@@ -6,9 +6,17 @@ Two scoring modes:
   p_yes > 0.5 (an exact tie counts as no).
 - generate: greedy decoding of `max_new_tokens`, then the word-level parser (answers.py); an answer the
   parser cannot read is unparsed, counted, never guessed.
+And caption choice (`choose`): each caption's mean token log-probability as the answer.
+
+The model input is the processor's chat template around the image(s) and the prompt; a processor without one
+(InstructBLIP, PaliGemma) gets `prompt_format` instead. A picture is one image, or a list of images for
+`layout=separate` (one image entry each, in order). Rows are left-padded, so the answer position is the last.
+On CUDA out-of-memory a batch is split in halves and retried, logged, never losing or repeating a sample.
 """
 
 from __future__ import annotations
+
+import logging
 
 import torch
 from PIL import Image
@@ -16,28 +24,51 @@ from PIL import Image
 from zerovlm.backbones.answers import parse_answer
 from zerovlm.backbones.tiny import ensure_tiny_model
 
+log = logging.getLogger(__name__)
 SCORING = ("likelihood", "generate")
+QUANTIZATION = (None, "4bit", "8bit")
+
+
+def _images(picture) -> list[Image.Image]:
+    return list(picture) if isinstance(picture, (list, tuple)) else [picture]
 
 
 class HFVisionLanguageModel(torch.nn.Module):
     def __init__(self, name: str, model: str, revision: str | None = None, tiny_random: str | None = None,
                  scoring: str = "likelihood", batch_size: int = 4, max_new_tokens: int = 8,
-                 dtype: str = "float32", yes_words=("yes", "Yes"), no_words=("no", "No"), seed: int = 0) -> None:
+                 dtype: str = "float32", attn_implementation: str | None = "sdpa", device_map: str | None = None,
+                 quantization: str | None = None, trust_remote_code: bool = False, multi_image: bool = False,
+                 prompt_format: str | None = None, yes_words=("yes", "Yes"), no_words=("no", "No"),
+                 seed: int = 0) -> None:
         super().__init__()
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         if scoring not in SCORING:
             raise ValueError(f"backbone.scoring={scoring!r}: choose one of {', '.join(SCORING)}")
+        if quantization not in QUANTIZATION:
+            raise ValueError(f"backbone.quantization={quantization!r}: choose one of null, 4bit, 8bit")
         if tiny_random:
             ensure_tiny_model(tiny_random, model, seed)
         self.name, self.scoring, self.batch_size, self.max_new_tokens = name, scoring, batch_size, max_new_tokens
-        self.tiny_random = bool(tiny_random)
-        self.processor = AutoProcessor.from_pretrained(model, revision=revision)
+        self.tiny_random, self.multi_image, self.prompt_format = bool(tiny_random), multi_image, prompt_format
+        self.processor = AutoProcessor.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # the answer position is the last one in every row
-        self.model = AutoModelForImageTextToText.from_pretrained(
-            model, revision=revision, dtype=getattr(torch, dtype)
-        ).eval()
+        if prompt_format is None and not getattr(self.processor, "chat_template", None):
+            raise ValueError(f"backbone {name}: the processor of {model} has no chat template; set "
+                             "backbone.prompt_format (e.g. '{prompt}') to say how the prompt is given")
+        kwargs = {"revision": revision, "dtype": getattr(torch, dtype), "trust_remote_code": trust_remote_code}
+        if attn_implementation:
+            kwargs["attn_implementation"] = attn_implementation
+        if device_map:
+            kwargs["device_map"] = device_map
+        if quantization:
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit",
+                bnb_4bit_compute_dtype=getattr(torch, dtype))
+        self.model = AutoModelForImageTextToText.from_pretrained(model, **kwargs).eval()
         self.yes_ids = self._single_token_ids(yes_words, "yes_words")
         self.no_ids = self._single_token_ids(no_words, "no_words")
         if set(self.yes_ids) & set(self.no_ids):
@@ -52,21 +83,45 @@ class HFVisionLanguageModel(torch.nn.Module):
                              f"tokenizer ({ids}); add a variant that is")
         return single
 
-    def chat_text(self, prompt: str) -> str:
-        """The exact text the model is given: the processor's chat template around one image and the prompt."""
-        conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-        return self.processor.apply_chat_template(conversation, add_generation_prompt=True)
+    def chat_text(self, prompt: str, num_images: int = 1) -> str:
+        """The exact text the model is given: the processor's chat template around the image(s) and the prompt."""
+        if self.prompt_format is not None:
+            return self.prompt_format.format(prompt=prompt)
+        content = [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": prompt}]
+        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
 
-    def _inputs(self, images: list[Image.Image], texts: list[str]):
-        inputs = self.processor(images=images, text=texts, return_tensors="pt", padding=True).to(self.model.device)
+    def _inputs(self, pictures: list, texts: list[str]):
+        images = [_images(p) for p in pictures]
+        if any(len(i) > 1 for i in images) and not self.multi_image:
+            raise ValueError(f"backbone {self.name} takes one image per prompt: use a stitched layout, not "
+                             "layout=separate (or set backbone.multi_image=true for a model that takes several)")
+        flat = images if self.multi_image else [i[0] for i in images]
+        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True).to(self.model.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         return inputs
 
+    def _halving_on_oom(self, fn, *columns):
+        """fn(*columns) -> list; on CUDA out-of-memory, the two halves separately (recursively), in order."""
+        try:
+            return fn(*columns)
+        except torch.cuda.OutOfMemoryError:
+            n = len(columns[0])
+            if n == 1:
+                raise
+            torch.cuda.empty_cache()
+            log.warning("backbone %s: CUDA out of memory on a batch of %d; retrying as %d + %d", self.name, n,
+                        n // 2, n - n // 2)
+            first = self._halving_on_oom(fn, *(c[: n // 2] for c in columns))
+            return first + self._halving_on_oom(fn, *(c[n // 2:] for c in columns))
+
+    def score(self, pictures: list, prompts: list[str]) -> list[dict]:
+        return self._halving_on_oom(self._score, pictures, prompts)
+
     @torch.no_grad()
-    def score(self, images: list[Image.Image], prompts: list[str]) -> list[dict]:
-        texts = [self.chat_text(p) for p in prompts]
-        inputs = self._inputs(images, texts)
+    def _score(self, pictures: list, prompts: list[str]) -> list[dict]:
+        texts = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
+        inputs = self._inputs(pictures, texts)
         if self.scoring == "likelihood":
             logits = self.model(**inputs).logits[:, -1].float()
             logp = torch.log_softmax(logits, dim=-1)
@@ -80,14 +135,17 @@ class HFVisionLanguageModel(torch.nn.Module):
         return [{"model_input": t, "p_yes": None, "prediction": parse_answer(a), "raw": a}
                 for t, a in zip(texts, answers, strict=True)]
 
-    @torch.no_grad()
-    def choose(self, images: list[Image.Image], prompts: list[str], options: list[list[str]]) -> list[dict]:
+    def choose(self, pictures: list, prompts: list[str], options: list[list[str]]) -> list[dict]:
         """Caption choice: each option scored by its mean token log-probability as the model's answer to the
         prompt; the prediction is the index of the best one, or None when two or more share the best score (a
         tie is never broken towards the first option)."""
-        prefixes = [self.chat_text(p) for p in prompts]
-        rows = [(image, prefix, f"{prefix} {option}") for image, prefix, opts in zip(images, prefixes, options,
-                                                                                      strict=True) for option in opts]
+        return self._halving_on_oom(self._choose, pictures, prompts, options)
+
+    @torch.no_grad()
+    def _choose(self, pictures: list, prompts: list[str], options: list[list[str]]) -> list[dict]:
+        prefixes = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
+        rows = [(picture, prefix, f"{prefix} {option}")
+                for picture, prefix, opts in zip(pictures, prefixes, options, strict=True) for option in opts]
         inputs = self._inputs([r[0] for r in rows], [r[2] for r in rows])
         lengths = [len(self.tokenizer.encode(full, add_special_tokens=False))
                    - len(self.tokenizer.encode(prefix, add_special_tokens=False)) for _, prefix, full in rows]

@@ -57,6 +57,10 @@ class RecordDataset:
     def __len__(self) -> int:
         return len(self.records)
 
+    def text_lengths(self) -> list[int]:
+        """Characters of text per sample (statement and options), for length-sorted batches."""
+        return [len(r.statement) + sum(len(o) for o in r.options or []) for r in self.records]
+
     def __getitem__(self, i: int) -> Sample:
         r = self.records[i]
         image = load_image(r.image_path, r.id, self.missing_image_hint)

@@ -146,6 +146,10 @@ class SyntheticDataset:
     def __len__(self) -> int:
         return len(self.records)
 
+    def text_lengths(self) -> list[int]:
+        """Characters of each statement, for length-sorted batches."""
+        return [len(statement(r["subject"], r["relation"], r["object"])) for r in self.records]
+
     def __getitem__(self, i: int) -> Sample:
         r = self.records[i]
         image = render(scene_objects(r["scene"]), Camera(**r["scene"]["camera"]), self.image_size)
