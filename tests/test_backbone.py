@@ -149,3 +149,31 @@ def test_out_of_memory_halves_the_batch_and_keeps_every_sample_in_order(tiny_lla
     assert [o["p_yes"] for o in out] == pytest.approx(expected, abs=1e-6)
     assert sizes == [4, 2, 1, 1, 2, 1, 1]
     assert "CUDA out of memory on a batch of 4; retrying as 2 + 2" in caplog.text
+
+
+@pytest.fixture(scope="module")
+def tiny_clip():
+    from conftest import SESSION_CACHE
+
+    from zerovlm.backbones.clip import CLIPBackbone
+
+    return CLIPBackbone(name="tiny_clip", model=str(SESSION_CACHE / "models" / "tiny_clip"), tiny_random="clip")
+
+
+def test_clip_chooses_the_caption_most_similar_to_the_image(tiny_clip, images):
+    options = [["A red cube on a table", "A red cube under a table", "A cube", "A sphere"],
+               ["A sphere behind a cube", "A sphere in front of a cube", "yes", "no"]]
+    out = tiny_clip.choose(images[:2], ["ignored", "ignored"], options)
+    for image, opts, result in zip(images, options, out, strict=False):
+        inputs = tiny_clip.processor(text=opts, images=[image], return_tensors="pt", padding=True)
+        with torch.no_grad():
+            expected = tiny_clip.model(**inputs).logits_per_image[0].tolist()
+        assert result["scores"] == pytest.approx(expected, abs=1e-5)
+        assert result["prediction"] == max(range(4), key=lambda k: expected[k])
+    ids = tiny_clip.processor.tokenizer("a cube")["input_ids"]
+    assert ids[0] == tiny_clip.processor.tokenizer.bos_token_id and ids[-1] == tiny_clip.processor.tokenizer.eos_token_id
+
+
+def test_clip_refuses_true_false_statements(tiny_clip, images):
+    with pytest.raises(ValueError, match="caption choice"):
+        tiny_clip.score(images[:1], ["Is it? Answer yes or no."])

@@ -145,8 +145,9 @@ def test_vsr_run_with_placeholder_images(tmp_path, coco_dir, task):
         assert set(metrics["negative_types"]) == {"none", "relation_swap", "object_swap"}
 
 
-def test_whatsup_caption_choice_run(tmp_path, whatsup_dir):
-    run_cli(f"hydra.run.dir={tmp_path}", "dataset=whatsup_a", f"paths.whatsup_dir={whatsup_dir}",
+@pytest.mark.parametrize("backbone", ["tiny_llava", "tiny_clip"])
+def test_whatsup_caption_choice_run(tmp_path, whatsup_dir, backbone):
+    run_cli(f"hydra.run.dir={tmp_path}", "dataset=whatsup_a", f"paths.whatsup_dir={whatsup_dir}", f"backbone={backbone}",
             "dataset.task=original", "dataset.splits=[dev,test]", "backbone.batch_size=3")
     rows, metrics = _job_outputs(tmp_path, 24)
     assert metrics["task"] == "caption_choice" and metrics["pairs"] == 12 and metrics["sets"] == 6

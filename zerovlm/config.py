@@ -163,6 +163,19 @@ class HFBackboneConfig:
 
 
 @dataclass
+class CLIPBackboneConfig:
+    _target_: str = "zerovlm.backbones.clip.CLIPBackbone"
+    name: str = MISSING
+    model: str = MISSING
+    revision: str | None = None
+    tiny_random: str | None = None
+    batch_size: int = 16
+    dtype: str = "float32"
+    scoring: str = "similarity"
+    seed: int = 0
+
+
+@dataclass
 class TrainerConfig:
     """Keyword arguments of ``lightning.pytorch.Trainer``; add others with ``+trainer.key=value``."""
 
@@ -224,3 +237,4 @@ def register_configs() -> None:
     cs.store(group="schema/generator", name="oracle", node=OracleGeneratorConfig)
     cs.store(group="schema/generator", name="zero123", node=Zero123GeneratorConfig)
     cs.store(group="schema/backbone", name="hf", node=HFBackboneConfig)
+    cs.store(group="schema/backbone", name="clip", node=CLIPBackboneConfig)

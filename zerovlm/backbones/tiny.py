@@ -41,8 +41,10 @@ CORPUS = [
 ]
 
 
-def build_tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+def build_tiny_tokenizer(wrap_in_bos_eos: bool = False):
+    """The tiny byte-level BPE tokenizer; `wrap_in_bos_eos` adds <s> ... </s> around every text, as CLIP's does
+    (its text tower pools at the end-of-text token)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
@@ -53,6 +55,9 @@ def build_tiny_tokenizer():
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False,
     )
     tok.train_from_iterator(CORPUS * 4, trainer=trainer)
+    if wrap_in_bos_eos:
+        tok.post_processor = processors.TemplateProcessing(
+            single="<s> $A </s>", special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
         extra_special_tokens={"image_token": "<image>"}, padding_side="left",
@@ -98,7 +103,31 @@ def build_tiny_llava(seed: int = 0):
     return model, processor
 
 
-BUILDERS = {"llava": build_tiny_llava}
+def build_tiny_clip(seed: int = 0):
+    """(model, processor) of a CLIP with 2-layer text and vision towers, random weights."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTextConfig, CLIPVisionConfig
+
+    try:
+        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
+    except ImportError:
+        from transformers import CLIPImageProcessor
+
+    tokenizer = build_tiny_tokenizer(wrap_in_bos_eos=True)
+    tokenizer.padding_side = "right"
+    text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=2, max_position_embeddings=77, pad_token_id=tokenizer.pad_token_id,
+                          bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                          initializer_range=INIT_STD)
+    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                              image_size=32, patch_size=8, initializer_range=INIT_STD)
+    torch.manual_seed(seed)
+    model = CLIPModel(CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)).eval()
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    return model, CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
+
+
+BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip}
 
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
