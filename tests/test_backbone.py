@@ -170,8 +170,9 @@ def test_clip_chooses_the_caption_most_similar_to_the_image(tiny_clip, images):
             expected = tiny_clip.model(**inputs).logits_per_image[0].tolist()
         assert result["scores"] == pytest.approx(expected, abs=1e-5)
         assert result["prediction"] == max(range(4), key=lambda k: expected[k])
-    ids = tiny_clip.processor.tokenizer("a cube")["input_ids"]
-    assert ids[0] == tiny_clip.processor.tokenizer.bos_token_id and ids[-1] == tiny_clip.processor.tokenizer.eos_token_id
+    tokenizer = tiny_clip.processor.tokenizer
+    ids = tokenizer("a cube")["input_ids"]
+    assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id  # CLIP pools at end of text
 
 
 def test_clip_refuses_true_false_statements(tiny_clip, images):

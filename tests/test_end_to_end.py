@@ -147,8 +147,8 @@ def test_vsr_run_with_placeholder_images(tmp_path, coco_dir, task):
 
 @pytest.mark.parametrize("backbone", ["tiny_llava", "tiny_clip"])
 def test_whatsup_caption_choice_run(tmp_path, whatsup_dir, backbone):
-    run_cli(f"hydra.run.dir={tmp_path}", "dataset=whatsup_a", f"paths.whatsup_dir={whatsup_dir}", f"backbone={backbone}",
-            "dataset.task=original", "dataset.splits=[dev,test]", "backbone.batch_size=3")
+    run_cli(f"hydra.run.dir={tmp_path}", "dataset=whatsup_a", f"paths.whatsup_dir={whatsup_dir}",
+            f"backbone={backbone}", "dataset.task=original", "dataset.splits=[dev,test]", "backbone.batch_size=3")
     rows, metrics = _job_outputs(tmp_path, 24)
     assert metrics["task"] == "caption_choice" and metrics["pairs"] == 12 and metrics["sets"] == 6
     assert all(len(r["scores"]) == 4 and r["label"] == 0 for r in rows)
