@@ -178,3 +178,9 @@ def test_clip_chooses_the_caption_most_similar_to_the_image(tiny_clip, images):
 def test_clip_refuses_true_false_statements(tiny_clip, images):
     with pytest.raises(ValueError, match="caption choice"):
         tiny_clip.score(images[:1], ["Is it? Answer yes or no."])
+
+
+def test_a_real_checkpoint_offline_fails_saying_what_to_do(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(OSError, match=r"(?s)could not load backbone llava15_7b .*set backbone.model to the local"):
+        HFVisionLanguageModel(name="llava15_7b", model="llava-hf/llava-1.5-7b-hf")

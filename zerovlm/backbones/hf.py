@@ -51,7 +51,13 @@ class HFVisionLanguageModel(torch.nn.Module):
             ensure_tiny_model(tiny_random, model, seed)
         self.name, self.scoring, self.batch_size, self.max_new_tokens = name, scoring, batch_size, max_new_tokens
         self.tiny_random, self.multi_image, self.prompt_format = bool(tiny_random), multi_image, prompt_format
-        self.processor = AutoProcessor.from_pretrained(model, revision=revision, trust_remote_code=trust_remote_code)
+        try:
+            self.processor = AutoProcessor.from_pretrained(model, revision=revision,
+                                                           trust_remote_code=trust_remote_code)
+        except OSError as error:
+            raise OSError(f"could not load backbone {name} from {model!r} ({error}). Offline, download it where "
+                          f"there is a network (huggingface-cli download {model}) and set backbone.model to the "
+                          "local folder.") from None
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # the answer position is the last one in every row
         if prompt_format is None and not getattr(self.processor, "chat_template", None):
