@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from zerovlm.backbones.hf import HFVisionLanguageModel
+from zerovlm.batching import LengthSortedSampler, padding_waste
 from zerovlm.backbones.tiny import ensure_tiny_model
 from zerovlm.cache import ViewCache
 from zerovlm.data.synthetic import SyntheticDataset
@@ -122,6 +123,18 @@ def main() -> None:
                   f"{shares} / {100 * rest / fw_time:4.1f}%")
     print("ratio = framework time / bare time (1.00 = no overhead). 'four' = 2x2 grid of origin + 3 cached views: "
           "the picture is larger, so stitching and the processor do more than in 'bare', which sees the origin only.")
+
+    # padding: the share of positions in a batch of 16 that are padding, dataset order vs length-sorted
+    backbone = HFVisionLanguageModel(name="tiny_llava", model=str(model_dir))
+    prompts = [QUESTION.format(statement=s.statement) for s in samples]
+    lengths = [len(backbone.tokenizer.encode(backbone.chat_text(p))) for p in prompts]
+    plain = [list(range(i, min(i + 16, len(samples)))) for i in range(0, len(samples), 16)]
+    order = list(LengthSortedSampler(dataset.text_lengths()))
+    ordered = [order[i:i + 16] for i in range(0, len(order), 16)]
+    waste = {"dataset_order": padding_waste(lengths, plain), "length_sorted": padding_waste(lengths, ordered)}
+    print(f"padding at batch 16 (text tokens; the image's tokens are the same in every row): dataset order "
+          f"{100 * waste['dataset_order']:.1f}%, length-sorted {100 * waste['length_sorted']:.1f}%")
+    results.append({"padding_waste_batch_16": waste})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"samples": len(samples), "results": results}, indent=2) + "\n")
     print(f"written: {args.out}")

@@ -54,3 +54,36 @@ def test_join_words():
     assert join_words(["a"]) == "a"
     assert join_words(["a", "b"]) == "a and b"
     assert join_words(["a", "b", "c"]) == "a, b, and c"
+
+
+# The exact model input of every backbone config for one prompt. LLaVA-1.5 configs share the conversation
+# format the tiny LLaVA's processor carries (llava-hf's "USER: <image>\n... ASSISTANT:"); configs without a chat
+# template state theirs in prompt_format. The chat templates of the other families ship only with their
+# processors, which cannot be loaded here: they are listed, so a tiny processor for them must add a snapshot.
+PROMPT = 'Is the following statement about the image true? "The cat is on the mat." Answer yes or no.'
+BACKBONE_INPUTS = {
+    "tiny_llava": f"USER: <image>\n{PROMPT} ASSISTANT:",
+    "llava15_7b": f"USER: <image>\n{PROMPT} ASSISTANT:",
+    "llava15_13b": f"USER: <image>\n{PROMPT} ASSISTANT:",
+    "instructblip_vicuna7b": PROMPT,
+    "paligemma2_3b": f"answer en {PROMPT}",
+}
+NO_SNAPSHOT_YET = {"llava_next_mistral_7b", "llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b", "smolvlm"}
+CONTRASTIVE = {"tiny_clip", "clip_vit_l14_336"}  # no prompt: captions are compared with the image
+
+
+def test_every_backbone_config_has_a_model_input_snapshot_or_is_listed():
+    from pathlib import Path
+
+    names = {p.stem for p in (Path(CONFIG_PATH) / "backbone").glob("*.yaml")}
+    assert names == set(BACKBONE_INPUTS) | NO_SNAPSHOT_YET | CONTRASTIVE
+
+
+@pytest.mark.parametrize("name", sorted(BACKBONE_INPUTS))
+def test_backbone_model_input_snapshot(name, tiny_llava):
+    cfg = OmegaConf.load(f"{CONFIG_PATH}/backbone/{name}.yaml")
+    if cfg.get("prompt_format"):
+        assert cfg.prompt_format.format(prompt=PROMPT) == BACKBONE_INPUTS[name]
+    else:  # the LLaVA-1.5 conversation format, from the tiny LLaVA's processor and chat template
+        assert name.startswith(("llava15", "tiny_llava"))
+        assert tiny_llava.chat_text(PROMPT) == BACKBONE_INPUTS[name]
