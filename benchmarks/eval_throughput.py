@@ -28,8 +28,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from zerovlm.backbones.hf import HFVisionLanguageModel
-from zerovlm.batching import LengthSortedSampler, padding_waste
 from zerovlm.backbones.tiny import ensure_tiny_model
+from zerovlm.batching import LengthSortedSampler, padding_waste
 from zerovlm.cache import ViewCache
 from zerovlm.data.synthetic import SyntheticDataset
 from zerovlm.generators.oracle import OracleRenderer

@@ -184,3 +184,21 @@ def test_a_real_checkpoint_offline_fails_saying_what_to_do(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(OSError, match=r"(?s)could not load backbone llava15_7b .*set backbone.model to the local"):
         HFVisionLanguageModel(name="llava15_7b", model="llava-hf/llava-1.5-7b-hf")
+
+
+@pytest.fixture(scope="module")
+def tiny_instructblip():
+    from conftest import SESSION_CACHE
+
+    return HFVisionLanguageModel(name="tiny_instructblip", tiny_random="instructblip", prompt_format="{prompt}",
+                                 model=str(SESSION_CACHE / "models" / "tiny_instructblip"))
+
+
+def test_instructblip_family_through_the_same_adapter(tiny_instructblip, images):
+    assert type(tiny_instructblip.model).__name__ == "InstructBlipForConditionalGeneration"
+    assert tiny_instructblip.chat_text(PROMPTS[1]) == PROMPTS[1]
+    batched = tiny_instructblip.score(images, PROMPTS)
+    alone = [tiny_instructblip.score([im], [p])[0] for im, p in zip(images, PROMPTS, strict=True)]
+    assert [b["p_yes"] for b in batched] == pytest.approx([a["p_yes"] for a in alone], abs=1e-5)
+    choice = tiny_instructblip.choose(images[:1], ["Describe the image."], [["A cube", "A sphere on a cube"]])[0]
+    assert len(choice["scores"]) == 2

@@ -29,6 +29,21 @@ SCORING = ("likelihood", "generate")
 QUANTIZATION = (None, "4bit", "8bit")
 
 
+def _move_padding(inputs, prefix: str, to_front: bool) -> None:
+    """Move the padded positions of `prefix`input_ids and every tensor of their shape to the front or the end
+    of each row, keeping the order of the real tokens."""
+    mask = inputs.get(f"{prefix}attention_mask")
+    if mask is None:
+        return
+    order = torch.argsort(mask if to_front else 1 - mask, dim=1, stable=True)
+    if torch.equal(order, torch.arange(mask.shape[1]).expand_as(order)):
+        return
+    for key, value in list(inputs.items()):
+        if key.startswith(prefix) and (prefix or not key.startswith("qformer_")) and torch.is_tensor(value) \
+                and value.shape == mask.shape:
+            inputs[key] = value.gather(1, order)
+
+
 def _images(picture) -> list[Image.Image]:
     return list(picture) if isinstance(picture, (list, tuple)) else [picture]
 
@@ -102,7 +117,13 @@ class HFVisionLanguageModel(torch.nn.Module):
             raise ValueError(f"backbone {self.name} takes one image per prompt: use a stitched layout, not "
                              "layout=separate (or set backbone.multi_image=true for a model that takes several)")
         flat = images if self.multi_image else [i[0] for i in images]
-        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True).to(self.model.device)
+        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True)
+        # Padding must not move a token's position, or results depend on the batch. The LLM's rows are padded on
+        # the left (InstructBLIP's processor puts its image tokens before that padding: the pads go to the front);
+        # a Q-Former's rows (BERT-style absolute positions) are padded on the right.
+        _move_padding(inputs, "", to_front=True)
+        _move_padding(inputs, "qformer_", to_front=False)
+        inputs = inputs.to(self.model.device)
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         return inputs

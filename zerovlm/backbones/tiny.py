@@ -41,9 +41,10 @@ CORPUS = [
 ]
 
 
-def build_tiny_tokenizer(wrap_in_bos_eos: bool = False):
+def build_tiny_tokenizer(wrap_in_bos_eos: bool = False, image_token: bool = True, padding_side: str = "left"):
     """The tiny byte-level BPE tokenizer; `wrap_in_bos_eos` adds <s> ... </s> around every text, as CLIP's does
-    (its text tower pools at the end-of-text token)."""
+    (its text tower pools at the end-of-text token); `image_token` names <image> as the tokenizer's image token,
+    as LLaVA's do (InstructBLIP's processor adds its own)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -60,7 +61,7 @@ def build_tiny_tokenizer(wrap_in_bos_eos: bool = False):
             single="<s> $A </s>", special_tokens=[("<s>", tok.token_to_id("<s>")), ("</s>", tok.token_to_id("</s>"))])
     return PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token="<s>", eos_token="</s>", unk_token="<unk>", pad_token="<pad>",
-        extra_special_tokens={"image_token": "<image>"}, padding_side="left",
+        extra_special_tokens={"image_token": "<image>"} if image_token else {}, padding_side=padding_side,
     )
 
 
@@ -113,8 +114,7 @@ def build_tiny_clip(seed: int = 0):
     except ImportError:
         from transformers import CLIPImageProcessor
 
-    tokenizer = build_tiny_tokenizer(wrap_in_bos_eos=True)
-    tokenizer.padding_side = "right"
+    tokenizer = build_tiny_tokenizer(wrap_in_bos_eos=True, padding_side="right")
     text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                           num_attention_heads=2, max_position_embeddings=77, pad_token_id=tokenizer.pad_token_id,
                           bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
@@ -127,7 +127,52 @@ def build_tiny_clip(seed: int = 0):
     return model, CLIPProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip}
+def build_tiny_instructblip(seed: int = 0):
+    """(model, processor) of an InstructBLIP (vision tower, Q-Former with 4 queries, Llama as its Vicuna)."""
+    import torch
+    from transformers import (
+        InstructBlipConfig,
+        InstructBlipForConditionalGeneration,
+        InstructBlipProcessor,
+        InstructBlipQFormerConfig,
+        InstructBlipVisionConfig,
+        LlamaConfig,
+    )
+
+    try:
+        from transformers import BlipImageProcessorPil as BlipImageProcessor
+    except ImportError:
+        from transformers import BlipImageProcessor
+
+    tokenizer = build_tiny_tokenizer(image_token=False)
+    qformer_tokenizer = build_tiny_tokenizer(image_token=False, padding_side="right")
+    queries = 4
+    processor = InstructBlipProcessor(image_processor=BlipImageProcessor(size={"height": 32, "width": 32}),
+                                      tokenizer=tokenizer, qformer_tokenizer=qformer_tokenizer,
+                                      num_query_tokens=queries)
+    config = InstructBlipConfig(
+        vision_config=InstructBlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                               num_attention_heads=2, image_size=32, patch_size=8,
+                                               initializer_range=INIT_STD).to_dict(),
+        qformer_config=InstructBlipQFormerConfig(vocab_size=len(qformer_tokenizer), hidden_size=32,
+                                                 num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                                 encoder_hidden_size=32, max_position_embeddings=128,
+                                                 pad_token_id=qformer_tokenizer.pad_token_id,
+                                                 initializer_range=INIT_STD).to_dict(),
+        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        num_query_tokens=queries, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        initializer_range=INIT_STD,
+    )
+    torch.manual_seed(seed)
+    model = InstructBlipForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor
+
+
+BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip}
 
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
