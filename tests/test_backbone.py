@@ -186,19 +186,25 @@ def test_a_real_checkpoint_offline_fails_saying_what_to_do(monkeypatch):
         HFVisionLanguageModel(name="llava15_7b", model="llava-hf/llava-1.5-7b-hf")
 
 
-@pytest.fixture(scope="module")
-def tiny_instructblip():
+FAMILIES = {"instructblip": ("{prompt}", "InstructBlipForConditionalGeneration"),
+            "paligemma": ("<image>answer en {prompt}", "PaliGemmaForConditionalGeneration")}
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_other_families_through_the_same_adapter_batch_invariant(family, images):
     from conftest import SESSION_CACHE
 
-    return HFVisionLanguageModel(name="tiny_instructblip", tiny_random="instructblip", prompt_format="{prompt}",
-                                 model=str(SESSION_CACHE / "models" / "tiny_instructblip"))
-
-
-def test_instructblip_family_through_the_same_adapter(tiny_instructblip, images):
-    assert type(tiny_instructblip.model).__name__ == "InstructBlipForConditionalGeneration"
-    assert tiny_instructblip.chat_text(PROMPTS[1]) == PROMPTS[1]
-    batched = tiny_instructblip.score(images, PROMPTS)
-    alone = [tiny_instructblip.score([im], [p])[0] for im, p in zip(images, PROMPTS, strict=True)]
-    assert [b["p_yes"] for b in batched] == pytest.approx([a["p_yes"] for a in alone], abs=1e-5)
-    choice = tiny_instructblip.choose(images[:1], ["Describe the image."], [["A cube", "A sphere on a cube"]])[0]
+    prompt_format, architecture = FAMILIES[family]
+    for scoring in ("likelihood", "generate"):
+        backbone = HFVisionLanguageModel(name=f"tiny_{family}", tiny_random=family, prompt_format=prompt_format,
+                                         model=str(SESSION_CACHE / "models" / f"tiny_{family}"), scoring=scoring)
+        assert type(backbone.model).__name__ == architecture
+        assert backbone.chat_text("Is it?") == prompt_format.format(prompt="Is it?")
+        batched = backbone.score(images, PROMPTS)
+        alone = [backbone.score([im], [p])[0] for im, p in zip(images, PROMPTS, strict=True)]
+        if scoring == "likelihood":
+            assert [b["p_yes"] for b in batched] == pytest.approx([a["p_yes"] for a in alone], abs=1e-5)
+        else:
+            assert [b["raw"] for b in batched] == [a["raw"] for a in alone]
+    choice = backbone.choose(images[:1], ["Describe the image."], [["A cube", "A sphere on a cube"]])[0]
     assert len(choice["scores"]) == 2

@@ -67,7 +67,8 @@ BACKBONE_INPUTS = {
     "llava15_13b": f"USER: <image>\n{PROMPT} ASSISTANT:",
     "instructblip_vicuna7b": PROMPT,
     "tiny_instructblip": PROMPT,
-    "paligemma2_3b": f"answer en {PROMPT}",
+    "paligemma2_3b": f"<image>answer en {PROMPT}",
+    "tiny_paligemma": f"<image>answer en {PROMPT}",
 }
 # Qwen2.5-VL's and LLaVA-OneVision's processors need a video processor, which needs torchvision: not here.
 NO_SNAPSHOT_YET = {"llava_next_mistral_7b", "llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b", "smolvlm"}

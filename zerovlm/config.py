@@ -151,7 +151,7 @@ class HFBackboneConfig:
     batch_size: int = 4
     max_new_tokens: int = 8
     dtype: str = "float32"  # float16 / bfloat16 on GPUs (see the README on what changes then)
-    attn_implementation: str | None = "sdpa"  # sdpa | eager | flash_attention_2
+    attn_implementation: str | None = None  # null: transformers picks (SDPA where it can) | eager | sdpa | flash_..._2
     device_map: str | None = None  # null: Lightning places the model; "auto": split one big model over GPUs
     quantization: str | None = None  # 4bit | 8bit (bitsandbytes, CUDA)
     trust_remote_code: bool = False

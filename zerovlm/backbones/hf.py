@@ -51,7 +51,7 @@ def _images(picture) -> list[Image.Image]:
 class HFVisionLanguageModel(torch.nn.Module):
     def __init__(self, name: str, model: str, revision: str | None = None, tiny_random: str | None = None,
                  scoring: str = "likelihood", batch_size: int = 4, max_new_tokens: int = 8,
-                 dtype: str = "float32", attn_implementation: str | None = "sdpa", device_map: str | None = None,
+                 dtype: str = "float32", attn_implementation: str | None = None, device_map: str | None = None,
                  quantization: str | None = None, trust_remote_code: bool = False, multi_image: bool = False,
                  prompt_format: str | None = None, yes_words=("yes", "Yes"), no_words=("no", "No"),
                  seed: int = 0) -> None:
@@ -118,6 +118,7 @@ class HFVisionLanguageModel(torch.nn.Module):
                              "layout=separate (or set backbone.multi_image=true for a model that takes several)")
         flat = images if self.multi_image else [i[0] for i in images]
         inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True)
+        inputs.pop("labels", None)  # some processors (PaliGemma's) add them; nothing here trains
         # Padding must not move a token's position, or results depend on the batch. The LLM's rows are padded on
         # the left (InstructBLIP's processor puts its image tokens before that padding: the pads go to the front);
         # a Q-Former's rows (BERT-style absolute positions) are padded on the right.

@@ -172,7 +172,43 @@ def build_tiny_instructblip(seed: int = 0):
     return model, processor
 
 
-BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip}
+def build_tiny_paligemma(seed: int = 0):
+    """(model, processor) of a PaliGemma 2 (SigLIP vision tower, Gemma 2), random weights; no chat template."""
+    import torch
+    from transformers import (
+        Gemma2Config,
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+        SiglipVisionConfig,
+    )
+
+    try:
+        from transformers import SiglipImageProcessorPil as SiglipImageProcessor
+    except ImportError:
+        from transformers import SiglipImageProcessor
+
+    tokenizer = build_tiny_tokenizer()
+    image_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
+    image_processor.image_seq_length = 16  # (32 / 8) ** 2 patches
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)  # adds <loc>/<seg> tokens
+    config = PaliGemmaConfig(
+        vision_config=SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                         num_attention_heads=2, image_size=32, patch_size=8).to_dict(),
+        text_config=Gemma2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
+                                 pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                 eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"), projection_dim=64,
+    )
+    torch.manual_seed(seed)
+    model = PaliGemmaForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor
+
+
+BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip,
+            "paligemma": build_tiny_paligemma}
 
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
