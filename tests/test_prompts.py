@@ -69,9 +69,11 @@ BACKBONE_INPUTS = {
     "tiny_instructblip": PROMPT,
     "paligemma2_3b": f"<image>answer en {PROMPT}",
     "tiny_paligemma": f"<image>answer en {PROMPT}",
+    "tiny_llava_next": f"[INST] <image>\n{PROMPT} [/INST]",
+    "llava_next_mistral_7b": f"[INST] <image>\n{PROMPT} [/INST]",
 }
 # Qwen2.5-VL's and LLaVA-OneVision's processors need a video processor, which needs torchvision: not here.
-NO_SNAPSHOT_YET = {"llava_next_mistral_7b", "llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b", "smolvlm"}
+NO_SNAPSHOT_YET = {"llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b", "smolvlm"}
 CONTRASTIVE = {"tiny_clip", "clip_vit_l14_336"}  # no prompt: captions are compared with the image
 
 
@@ -82,11 +84,21 @@ def test_every_backbone_config_has_a_model_input_snapshot_or_is_listed():
     assert names == set(BACKBONE_INPUTS) | NO_SNAPSHOT_YET | CONTRASTIVE
 
 
+TINY_OF = {"tiny_llava": "tiny_llava", "llava15_7b": "tiny_llava", "llava15_13b": "tiny_llava",
+           "tiny_llava_next": "tiny_llava_next", "llava_next_mistral_7b": "tiny_llava_next"}
+
+
 @pytest.mark.parametrize("name", sorted(BACKBONE_INPUTS))
-def test_backbone_model_input_snapshot(name, tiny_llava):
+def test_backbone_model_input_snapshot(name):
+    from conftest import SESSION_CACHE
+
+    from zerovlm.backbones.hf import HFVisionLanguageModel
+
     cfg = OmegaConf.load(f"{CONFIG_PATH}/backbone/{name}.yaml")
     if cfg.get("prompt_format"):
         assert cfg.prompt_format.format(prompt=PROMPT) == BACKBONE_INPUTS[name]
-    else:  # the LLaVA-1.5 conversation format, from the tiny LLaVA's processor and chat template
-        assert name.startswith(("llava15", "tiny_llava"))
-        assert tiny_llava.chat_text(PROMPT) == BACKBONE_INPUTS[name]
+    else:  # the conversation format from the chat template of the family's tiny processor
+        tiny = OmegaConf.load(f"{CONFIG_PATH}/backbone/{TINY_OF[name]}.yaml")
+        backbone = HFVisionLanguageModel(name=tiny.name, model=str(SESSION_CACHE / "models" / tiny.name),
+                                         tiny_random=tiny.tiny_random)
+        assert backbone.chat_text(PROMPT) == BACKBONE_INPUTS[name]

@@ -29,6 +29,18 @@ LLAVA_CHAT_TEMPLATE = (
 # still random weights, and still answer at chance.
 INIT_STD = 0.2
 
+# LLaVA-NeXT with Mistral's conversation format ("[INST] <image>\n... [/INST]"), as llava-hf's 1.6-mistral
+# processor templates it: images first, then the text.
+LLAVA_NEXT_MISTRAL_CHAT_TEMPLATE = (
+    "{% for message in messages %}{% if message['role'] == 'system' %}"
+    "{{ '<<SYS>>\n' + message['content'][0]['text'] + '\n<</SYS>>\n\n' }}"
+    "{% elif message['role'] == 'user' %}{{ '[INST] ' }}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}"
+    "{{ ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ ' ' + message['content'][0]['text'] + '</s> ' }}"
+    "{% endif %}{% endfor %}"
+)
+
 CORPUS = [
     "\n".join(["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "false", "False"]),
     "USER: ASSISTANT: yes no Yes No YES NO true false True False correct incorrect",
@@ -207,8 +219,49 @@ def build_tiny_paligemma(seed: int = 0):
     return model, processor
 
 
+def build_tiny_llava_next(seed: int = 0):
+    """(model, processor) of a LLaVA-NeXT (any-resolution tiles of a 2-layer CLIP tower, Mistral), random."""
+    import torch
+    from transformers import (
+        CLIPVisionConfig,
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextProcessor,
+        MistralConfig,
+    )
+
+    try:
+        from transformers import LlavaNextImageProcessorPil as LlavaNextImageProcessor
+    except ImportError:
+        from transformers import LlavaNextImageProcessor
+
+    tokenizer = build_tiny_tokenizer()
+    pinpoints = [[32, 32], [32, 64], [64, 32], [64, 64]]
+    image_processor = LlavaNextImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32},
+                                              image_grid_pinpoints=pinpoints)
+    processor = LlavaNextProcessor(image_processor=image_processor, tokenizer=tokenizer, patch_size=8,
+                                   vision_feature_select_strategy="default", num_additional_image_tokens=1,
+                                   chat_template=LLAVA_NEXT_MISTRAL_CHAT_TEMPLATE)
+    config = LlavaNextConfig(
+        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                       num_attention_heads=2, image_size=32, patch_size=8,
+                                       initializer_range=INIT_STD).to_dict(),
+        text_config=MistralConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                  eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        vision_feature_select_strategy="default", vision_feature_layer=-1,
+    )
+    config.initializer_range = INIT_STD
+    torch.manual_seed(seed)
+    model = LlavaNextForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor
+
+
 BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip,
-            "paligemma": build_tiny_paligemma}
+            "paligemma": build_tiny_paligemma, "llava_next": build_tiny_llava_next}
 
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
