@@ -188,7 +188,8 @@ def test_a_real_checkpoint_offline_fails_saying_what_to_do(monkeypatch):
 
 FAMILIES = {"instructblip": ("{prompt}", "InstructBlipForConditionalGeneration"),
             "paligemma": ("<image>answer en {prompt}", "PaliGemmaForConditionalGeneration"),
-            "llava_next": (None, "LlavaNextForConditionalGeneration")}
+            "llava_next": (None, "LlavaNextForConditionalGeneration"),
+            "smolvlm": (None, "Idefics3ForConditionalGeneration")}
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
@@ -198,7 +199,8 @@ def test_other_families_through_the_same_adapter_batch_invariant(family, images)
     prompt_format, architecture = FAMILIES[family]
     for scoring in ("likelihood", "generate"):
         backbone = HFVisionLanguageModel(name=f"tiny_{family}", tiny_random=family, prompt_format=prompt_format,
-                                         model=str(SESSION_CACHE / "models" / f"tiny_{family}"), scoring=scoring)
+                                         model=str(SESSION_CACHE / "models" / f"tiny_{family}"), scoring=scoring,
+                                         multi_image=family == "smolvlm")
         assert type(backbone.model).__name__ == architecture
         if prompt_format:
             assert backbone.chat_text("Is it?") == prompt_format.format(prompt="Is it?")

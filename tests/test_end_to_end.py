@@ -221,3 +221,13 @@ def test_predictions_do_not_depend_on_batch_size(tmp_path):
     assert [r["prediction"] for r in one] == [r["prediction"] for r in eight]
     # float32: padding and batched matmuls reorder sums, so p_yes moves in the 6th decimal, predictions never here
     assert [r["p_yes"] for r in one] == pytest.approx([r["p_yes"] for r in eight], abs=1e-5)
+
+
+def test_separate_views_to_a_multi_image_backbone(tmp_path):
+    run_cli(f"hydra.run.dir={tmp_path}", "backbone=tiny_smolvlm", "layout=separate", "views=four", "prompt=view",
+            "dataset.limit=4", *SMALL)
+    rows, _ = _job_outputs(tmp_path, 4)
+    assert rows[0]["prompt"].startswith("The original image as the first image, the left view image as the second "
+                                        "image, the right view image as the third image, and the random view image "
+                                        "as the fourth image. Based on these four images.")
+    assert rows[0]["model_input"].count("<image>") == 4

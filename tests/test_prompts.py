@@ -71,9 +71,11 @@ BACKBONE_INPUTS = {
     "tiny_paligemma": f"<image>answer en {PROMPT}",
     "tiny_llava_next": f"[INST] <image>\n{PROMPT} [/INST]",
     "llava_next_mistral_7b": f"[INST] <image>\n{PROMPT} [/INST]",
+    "tiny_smolvlm": f"<|im_start|>User:<image>{PROMPT}<end_of_utterance>\nAssistant:",
+    "smolvlm": f"<|im_start|>User:<image>{PROMPT}<end_of_utterance>\nAssistant:",
 }
 # Qwen2.5-VL's and LLaVA-OneVision's processors need a video processor, which needs torchvision: not here.
-NO_SNAPSHOT_YET = {"llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b", "smolvlm"}
+NO_SNAPSHOT_YET = {"llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b"}
 CONTRASTIVE = {"tiny_clip", "clip_vit_l14_336"}  # no prompt: captions are compared with the image
 
 
@@ -85,7 +87,8 @@ def test_every_backbone_config_has_a_model_input_snapshot_or_is_listed():
 
 
 TINY_OF = {"tiny_llava": "tiny_llava", "llava15_7b": "tiny_llava", "llava15_13b": "tiny_llava",
-           "tiny_llava_next": "tiny_llava_next", "llava_next_mistral_7b": "tiny_llava_next"}
+           "tiny_llava_next": "tiny_llava_next", "llava_next_mistral_7b": "tiny_llava_next",
+           "tiny_smolvlm": "tiny_smolvlm", "smolvlm": "tiny_smolvlm"}
 
 
 @pytest.mark.parametrize("name", sorted(BACKBONE_INPUTS))
@@ -100,5 +103,5 @@ def test_backbone_model_input_snapshot(name):
     else:  # the conversation format from the chat template of the family's tiny processor
         tiny = OmegaConf.load(f"{CONFIG_PATH}/backbone/{TINY_OF[name]}.yaml")
         backbone = HFVisionLanguageModel(name=tiny.name, model=str(SESSION_CACHE / "models" / tiny.name),
-                                         tiny_random=tiny.tiny_random)
+                                         tiny_random=tiny.tiny_random, multi_image=tiny.get("multi_image", False))
         assert backbone.chat_text(PROMPT) == BACKBONE_INPUTS[name]

@@ -41,6 +41,15 @@ LLAVA_NEXT_MISTRAL_CHAT_TEMPLATE = (
     "{% endif %}{% endfor %}"
 )
 
+# SmolVLM-Instruct's conversation format (Idefics3): "<|im_start|>User:<image>...<end_of_utterance>\nAssistant:".
+SMOLVLM_CHAT_TEMPLATE = (
+    "<|im_start|>{% for message in messages %}{{ message['role'] | capitalize }}"
+    "{% if message['content'][0]['type'] == 'image' %}{{ ':' }}{% else %}{{ ': ' }}{% endif %}"
+    "{% for line in message['content'] %}{% if line['type'] == 'text' %}{{ line['text'] }}"
+    "{% elif line['type'] == 'image' %}{{ '<image>' }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'Assistant:' }}{% endif %}"
+)
+
 CORPUS = [
     "\n".join(["yes", "Yes", "YES", "no", "No", "NO", "true", "True", "false", "False"]),
     "USER: ASSISTANT: yes no Yes No YES NO true false True False correct incorrect",
@@ -260,8 +269,47 @@ def build_tiny_llava_next(seed: int = 0):
     return model, processor
 
 
+def build_tiny_smolvlm(seed: int = 0):
+    """(model, processor) of a SmolVLM (Idefics3: image split into tiles + a global view, Llama), random."""
+    import torch
+    from transformers import (
+        Idefics3Config,
+        Idefics3ForConditionalGeneration,
+        Idefics3Processor,
+        Idefics3VisionConfig,
+        LlamaConfig,
+    )
+
+    try:
+        from transformers import Idefics3ImageProcessorPil as Idefics3ImageProcessor
+    except ImportError:
+        from transformers import Idefics3ImageProcessor
+
+    tokenizer = build_tiny_tokenizer(image_token=False)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<fake_token_around_image>", "<global-img>",
+                                                                "<end_of_utterance>", "<|im_start|>"]})
+    image_processor = Idefics3ImageProcessor(size={"longest_edge": 64}, max_image_size={"longest_edge": 32},
+                                             do_image_splitting=True)
+    processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4,
+                                  chat_template=SMOLVLM_CHAT_TEMPLATE)
+    config = Idefics3Config(
+        vision_config=Idefics3VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                           num_attention_heads=2, image_size=32, patch_size=8,
+                                           initializer_range=INIT_STD).to_dict(),
+        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
+                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
+                                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                                eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        scale_factor=2, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+    )
+    torch.manual_seed(seed)
+    model = Idefics3ForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, processor
+
+
 BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip,
-            "paligemma": build_tiny_paligemma, "llava_next": build_tiny_llava_next}
+            "paligemma": build_tiny_paligemma, "llava_next": build_tiny_llava_next, "smolvlm": build_tiny_smolvlm}
 
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
