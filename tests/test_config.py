@@ -19,8 +19,9 @@ from zerovlm.prompts import PromptBuilder
 from zerovlm.stitch import Layout
 from zerovlm.views import resolve_poses
 
-GROUPS = ["dataset", "views", "generator", "layout", "prompt", "backbone", "trainer", "logger", "experiment"]
+GROUPS = ["dataset", "views", "generator", "layout", "prompt", "backbone", "prior", "trainer", "logger", "experiment"]
 OPTIONS = [(g, p.stem) for g in GROUPS for p in sorted((Path(CONFIG_PATH) / g).glob("*.yaml"))]
+# prior_wording/ is not chosen on its own: every prior option takes its wording from there (`templates`)
 PATHS = ["paths.output_dir=/tmp/out", f"paths.cache_root={SESSION_CACHE}"]
 REAL_CHECKPOINTS = {"zero123", "zero123_xl", "stable_zero123"}  # on the hub, which these machines cannot reach
 
@@ -32,6 +33,7 @@ def _compose(overrides: list[str]):
 
 def test_every_group_has_options():
     assert {g for g, _ in OPTIONS} == set(GROUPS)
+    assert {p.name for p in Path(CONFIG_PATH).iterdir() if p.is_dir()} == set(GROUPS) | {"prior_wording"}
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])

@@ -231,3 +231,21 @@ def test_separate_views_to_a_multi_image_backbone(tmp_path):
                                         "image, the right view image as the third image, and the random view image "
                                         "as the fourth image. Based on these four images.")
     assert rows[0]["model_input"].count("<image>") == 4
+
+
+def test_spatialpin_prior_in_the_prompt_rendered_once_then_read_from_the_cache(tmp_path):
+    env = {"ZEROVLM_CACHE": str(tmp_path / "cache")}
+    run_cli(f"hydra.run.dir={tmp_path / 'render'}", "stage=render", "prior=spatialpin_oracle", *SMALL, env=env)
+    render = json.loads((tmp_path / "render" / "metrics.json").read_text())
+    assert render["prior_counts"]["priors_computed"] == N_SMALL - render["prior_counts"].get("priors_cached", 0)
+    run_cli(f"hydra.run.dir={tmp_path / 'eval'}", "prior=spatialpin_oracle", "prompt=plain", *SMALL, env=env)
+    rows, metrics = _job_outputs(tmp_path / "eval", N_SMALL)
+    assert metrics["setting"]["prior"] == "spatialpin_oracle"
+    assert metrics["prior_counts"] == {"priors_cached": N_SMALL}  # the render stage computed them all
+    first = rows[0]
+    assert first["prompt"].startswith("3D information about the objects, estimated from the image.")
+    assert first["prompt"].endswith(f'Is the following statement about the image true? "{first["statement"]}" '
+                                    "Answer yes or no.")
+    assert "Obj 1 (" in first["model_input"] and first["prior"]["kind"] == "metric"
+    swapped = [r for r in rows if r["negative_type"] == "object_swap"]
+    assert swapped and all("not found in the image" in r["prompt"] for r in swapped)

@@ -47,7 +47,7 @@ def test_merge_keeps_one_row_per_sample_and_sums_stats(tmp_path):
     rows, stats = merge_shards(tmp_path, expected=3)
     assert [r["id"] for r in rows] == ["s0", "s1", "s2"]
     assert stats == {"views_generated": 5, "views_cached": 1, "seconds": {"backbone": 3.0}, "world_size": 2,
-                     "duplicates_removed": 1, "generator_counts": {}}
+                     "duplicates_removed": 1, "generator_counts": {}, "prior_counts": {}}
 
 
 def test_merge_fails_when_samples_are_missing(tmp_path):

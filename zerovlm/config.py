@@ -109,6 +109,7 @@ class PromptConfig:
     single_generated: str = "{question}"
     multi: str = "{question}"
     multi_item: str = "the {label} {position}"
+    with_prior: str = "{prior}\n{question}"  # where a 3D prior's text goes (prior=spatialpin)
     choice_question: str = "Describe the image in one short sentence."  # caption choice: captions answer this
 
 
@@ -176,6 +177,40 @@ class CLIPBackboneConfig:
 
 
 @dataclass
+class PriorTemplates:
+    """The wording of a 3D prior (conf/prior_wording/); fields in braces (see zerovlm/priors/spatialpin.py)."""
+
+    preamble: str = MISSING
+    units_metric: str = MISSING
+    units_relative: str = MISSING
+    unit_metric: str = MISSING
+    unit_relative: str = MISSING
+    object: str = MISSING
+    closest: str = MISSING
+    no_neighbour: str = MISSING
+    missing: str = MISSING
+    shot: str = MISSING
+
+
+@dataclass
+class SpatialPriorConfig:
+    _target_: str = "zerovlm.priors.spatialpin.SpatialPrior"
+    name: str = MISSING
+    depth: str = "oracle"  # oracle | a transformers depth-estimation model (hub id or path)
+    detector: str = "oracle"  # oracle | a transformers zero-shot object detector (OWLv2, Grounding DINO)
+    depth_revision: str | None = None
+    detector_revision: str | None = None
+    depth_tiny_random: bool = False
+    detector_threshold: float = 0.1
+    fov: float = 60.0  # vertical field of view, degrees: focal = H / (2 tan(fov / 2))
+    shot_tilted: float = 30.0  # pitch (degrees) beyond which the shot is bottom-up
+    shot_steep: float = 60.0  # pitch beyond which it is top-down
+    cache_dir: str = "${paths.cache_root}/priors"
+    templates: PriorTemplates = field(default_factory=PriorTemplates)
+    seed: int = 0
+
+
+@dataclass
 class TrainerConfig:
     """Keyword arguments of ``lightning.pytorch.Trainer``; add others with ``+trainer.key=value``."""
 
@@ -214,6 +249,7 @@ class Config:
     backbone: Any = MISSING
     trainer: TrainerConfig = MISSING
     logger: Any = None
+    prior: Any = None
     paths: PathsConfig = field(default_factory=PathsConfig)
     stage: str = "evaluate"  # evaluate | render (fill the view cache) | compare_views (generator vs oracle)
     seed: int = 0
@@ -238,3 +274,4 @@ def register_configs() -> None:
     cs.store(group="schema/generator", name="zero123", node=Zero123GeneratorConfig)
     cs.store(group="schema/backbone", name="hf", node=HFBackboneConfig)
     cs.store(group="schema/backbone", name="clip", node=CLIPBackboneConfig)
+    cs.store(group="schema/prior", name="spatialpin", node=SpatialPriorConfig)

@@ -21,9 +21,10 @@ from zerovlm.views import ViewMaker
 
 
 class SpatialQAModule(pl.LightningModule):
-    def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone, setting: dict) -> None:
+    def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone, setting: dict,
+                 prior=None) -> None:
         super().__init__()
-        self.views, self.layout, self.prompt = views, layout, prompt
+        self.views, self.layout, self.prompt, self.prior = views, layout, prompt, prior
         self.backbone = backbone
         if isinstance(views.generator, torch.nn.Module):  # a model: Lightning puts it on the device
             self.generator = views.generator
@@ -41,8 +42,11 @@ class SpatialQAModule(pl.LightningModule):
             views = self.views.batch(batch)
         with self._stage("stitch"):
             pictures = [self.layout.stitch([im for _, im in v], [p.display for p, _ in v]) for v in views]
+        with self._stage("prior"):
+            priors = [self.prior(s) for s in batch] if self.prior is not None else [(None, None)] * len(batch)
         with self._stage("prompt"):
-            prompts = [self.prompt(s, [p for p, _ in v], self.layout) for s, v in zip(batch, views, strict=True)]
+            prompts = [self.prompt(s, [p for p, _ in v], self.layout, text)
+                       for s, v, (text, _) in zip(batch, views, priors, strict=True)]
         choice = batch[0].options is not None
         with self._stage("backbone"):
             if choice:
@@ -50,7 +54,7 @@ class SpatialQAModule(pl.LightningModule):
             else:
                 answers = self.backbone.score(pictures, prompts)
         rows = []
-        for sample, view, prompt, answer in zip(batch, views, prompts, answers, strict=True):
+        for sample, view, prompt, answer, (_, scene) in zip(batch, views, prompts, answers, priors, strict=True):
             label = sample.answer if choice else sample.label
             prediction = answer["prediction"]
             row = {
@@ -62,6 +66,8 @@ class SpatialQAModule(pl.LightningModule):
                 "prompt": prompt, "model_input": answer["model_input"],
                 "views": [asdict(p) for p, _ in view], **self.setting,
             }
+            if scene is not None:
+                row["prior"] = scene  # the 3D objects behind the prior's text (the text is in the prompt)
             if choice:
                 row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
             rows.append(row)

@@ -4,6 +4,7 @@ Fields: `question` gets {statement} {subject} {object} (caption choice asks `cho
 scores each caption as the answer); `single_original` / `single_generated` (one view shown)
 get {question} {object} {view}; `multi` gets {views} {count} {question}, where {views} joins one `multi_item`
 per view shown ({label} {position}, positions from the layout). `view_prompt: false` gives the question alone.
+With a 3D prior, `with_prior` ({prior} {question}) places its text beside the question.
 """
 
 from __future__ import annotations
@@ -26,17 +27,20 @@ class PromptBuilder:
     def __init__(self, name: str, question: str, view_prompt: bool = False, single_original: str = "{question}",
                  single_generated: str = "{question}", multi: str = "{question}",
                  multi_item: str = "the {label} {position}",
-                 choice_question: str = "Describe the image in one short sentence.") -> None:
+                 choice_question: str = "Describe the image in one short sentence.",
+                 with_prior: str = "{prior}\n{question}") -> None:
         self.name, self.question, self.view_prompt = name, question, view_prompt
-        self.choice_question = choice_question
+        self.choice_question, self.with_prior = choice_question, with_prior
         self.single_original, self.single_generated = single_original, single_generated
         self.multi, self.multi_item = multi, multi_item
 
-    def __call__(self, sample: Sample, poses: list[Pose], layout: Layout) -> str:
+    def __call__(self, sample: Sample, poses: list[Pose], layout: Layout, prior: str | None = None) -> str:
         if sample.options is not None:  # caption choice: the captions are scored as the answer to this
             question = self.choice_question
         else:
             question = self.question.format(statement=sample.statement, subject=sample.subject, object=sample.object)
+        if prior is not None:  # a 3D prior's text, where `with_prior` puts it
+            question = self.with_prior.format(prior=prior, question=question)
         if not self.view_prompt:
             return question
         if len(poses) == 1:

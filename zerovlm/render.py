@@ -160,6 +160,13 @@ def _nearest(o, d, objects):
 
 def render(objects: list[SceneObject], camera: Camera, size: int = 256) -> Image.Image:
     """Render the scene seen from `camera` as a size x size RGB image."""
+    return render_layers(objects, camera, size)[0]
+
+
+def render_layers(objects: list[SceneObject], camera: Camera, size: int = 256
+                  ) -> tuple[Image.Image, np.ndarray, np.ndarray]:
+    """(RGB image, depth along the optical axis (inf where sky), index of the object seen (-1: ground or sky)):
+    the image and its exact depth map and object masks, for the oracle 3D prior."""
     position, right, up, forward = camera.frame()
     half = math.tan(math.radians(camera.fov) / 2)
     coords = (np.arange(size) + 0.5) / size * 2 - 1
@@ -188,4 +195,6 @@ def render(objects: list[SceneObject], camera: Camera, size: int = 256) -> Image
     lit = np.where(np.isfinite(shadow_t), 0.0, lit)
     shade = np.where(hit, AMBIENT + (1 - AMBIENT) * lit, 1.0)
     pixels = np.clip(np.rint(albedo * shade[:, None]), 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels.reshape(size, size, 3), mode="RGB")
+    depth = np.where(hit, t * (d @ forward), np.inf).reshape(size, size)
+    seen = np.where(on_object, index, -1).reshape(size, size)
+    return Image.fromarray(pixels.reshape(size, size, 3), mode="RGB"), depth, seen

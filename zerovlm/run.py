@@ -70,14 +70,16 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     setting = {"stage": cfg.stage, "dataset": cfg.dataset.name, "view_set": cfg.views.name,
                "generator": cfg.generator.name, "seed": cfg.seed}
     backbone = None
+    prior = instantiate(cfg.prior) if cfg.get("prior") is not None and cfg.stage != "compare_views" else None
+    setting["prior"] = cfg.prior.name if prior is not None else None
     if cfg.stage == "evaluate":
         backbone = instantiate(cfg.backbone)
         setting.update(layout=cfg.layout.name, prompt_name=cfg.prompt.name, backbone=cfg.backbone.name,
                        scoring=cfg.backbone.scoring)
-        module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting)
+        module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting, prior)
         batch_size = cfg.backbone.batch_size
     elif cfg.stage == "render":
-        module, batch_size = RenderViewsModule(views, Layout(**cfg.layout)), cfg.generator.get("batch_size", 8)
+        module, batch_size = RenderViewsModule(views, Layout(**cfg.layout), prior), cfg.generator.get("batch_size", 8)
     else:
         module, batch_size = OracleGapModule(views), cfg.generator.get("batch_size", 8)
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
@@ -101,7 +103,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
                     "total": round(perf_counter() - start, 4)},
         "skipped": dict(getattr(dataset, "skipped", {})),
-        "generator_counts": stats["generator_counts"],
+        "generator_counts": stats["generator_counts"], "prior_counts": stats["prior_counts"],
         "setting": setting, "tiny_random_backbone": bool(backbone is not None and backbone.tiny_random),
     }
     write_outputs(cfg, output_dir, rows, metrics)

@@ -39,14 +39,22 @@ class _ViewStage(pl.LightningModule):
 
 
 class RenderViewsModule(_ViewStage):
-    def __init__(self, views: ViewMaker, layout: Layout) -> None:
+    """Views (and, with a prior configured, the 3D priors) of every sample, into their caches."""
+
+    def __init__(self, views: ViewMaker, layout: Layout, prior=None) -> None:
         super().__init__(views)
-        self.layout = Layout(layout.kind, layout.cell_size, layout.gap, layout.background, labels=True)
+        self.layout = Layout("grid", layout.cell_size, layout.gap, layout.background, labels=True)
+        self.prior = prior
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         views = self._views(batch)
         rows = [{"id": s.id, "split": s.split, "statement": s.statement, "views": [asdict(p) for p, _ in v]}
                 for s, v in zip(batch, views, strict=True)]
+        if self.prior is not None:
+            start = perf_counter()
+            for row, sample in zip(rows, batch, strict=True):
+                row["prior"] = self.prior.scene(sample)
+            self.seconds["prior"] = self.seconds.get("prior", 0.0) + perf_counter() - start
         pictures = [self.layout.stitch([im for _, im in v], [p.name for p, _ in v]) for v in views]
         return {"rows": rows, "pictures": pictures}
 

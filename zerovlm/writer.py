@@ -40,6 +40,7 @@ class ShardedPredictionWriter(BasePredictionWriter):
         stats = {
             "views_generated": pl_module.views.generated, "views_cached": pl_module.views.cached,
             "generator_counts": dict(getattr(pl_module.views.generator, "counts", {})),
+            "prior_counts": dict(getattr(getattr(pl_module, "prior", None), "counts", {})),
             "seconds": dict(pl_module.seconds),
         }
         (self.shards / f"stats.rank{trainer.global_rank}.json").write_text(json.dumps(stats))
@@ -61,15 +62,16 @@ def merge_shards(output_dir: str | Path, expected: int, key: str = "id") -> tupl
     if scored != expected:
         raise RuntimeError(f"{shards}: {scored} samples were scored but the dataset has {expected}; "
                            "the shards are incomplete (a rank failed?)")
-    stats: dict = {"views_generated": 0, "views_cached": 0, "generator_counts": {}, "seconds": {}, "world_size": 0,
-                   "duplicates_removed": duplicates}
+    stats: dict = {"views_generated": 0, "views_cached": 0, "generator_counts": {}, "prior_counts": {},
+                   "seconds": {}, "world_size": 0, "duplicates_removed": duplicates}
     for path in sorted(shards.glob("stats.rank*.json")):
         s = json.loads(path.read_text())
         stats["world_size"] += 1
         stats["views_generated"] += s["views_generated"]
         stats["views_cached"] += s["views_cached"]
-        for name, count in s.get("generator_counts", {}).items():
-            stats["generator_counts"][name] = stats["generator_counts"].get(name, 0) + count
+        for group in ("generator_counts", "prior_counts"):
+            for name, count in s.get(group, {}).items():
+                stats[group][name] = stats[group].get(name, 0) + count
         for stage, seconds in s["seconds"].items():
             stats["seconds"][stage] = stats["seconds"].get(stage, 0.0) + seconds
     return [rows[k] for k in sorted(rows)], stats
