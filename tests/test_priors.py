@@ -156,3 +156,17 @@ def test_the_oracle_refuses_photos():
     photo = Sample(**{**photo.__dict__, "meta": {}})
     with pytest.raises(ValueError, match=f"sample {photo.id}: prior.depth=oracle"):
         SpatialPrior(templates=WORDING).scene(photo)
+
+
+def test_the_model_path_end_to_end_with_tiny_depth_and_detector_models(tmp_path):
+    cfg = OmegaConf.load(f"{CONFIG_PATH}/prior/spatialpin_tiny.yaml")
+    prior = SpatialPrior(depth=str(SESSION_CACHE / "models" / "tiny_depth_anything"), depth_tiny_random=True,
+                         detector=str(SESSION_CACHE / "models" / "tiny_owlv2"), detector_tiny_random=True,
+                         detector_threshold=cfg.detector_threshold, fov=cfg.fov, templates=WORDING)
+    sample = SyntheticDataset(num_scenes=2, splits=ALL)[0]
+    boxes = prior.detector.boxes(sample.image, [sample.subject, sample.object])
+    assert set(boxes) == {sample.subject, sample.object}
+    assert all(b is None or (len(b) == 4 and b[0] <= b[2] and b[1] <= b[3]) for b in boxes.values())
+    text, scene = prior(sample)
+    assert text.startswith("3D information about the objects") and scene["kind"] == "relative"
+    assert prior.fingerprint()["detector"]["weights"] and prior.fingerprint()["depth"]["weights"]

@@ -201,6 +201,7 @@ class SpatialPriorConfig:
     depth_revision: str | None = None
     detector_revision: str | None = None
     depth_tiny_random: bool = False
+    detector_tiny_random: bool = False
     detector_threshold: float = 0.1
     fov: float = 60.0  # vertical field of view, degrees: focal = H / (2 tan(fov / 2))
     shot_tilted: float = 30.0  # pitch (degrees) beyond which the shot is bottom-up

@@ -67,9 +67,14 @@ class DepthEstimator:
 
 
 class ZeroShotDetector:
-    def __init__(self, model: str, revision: str | None = None, threshold: float = 0.1) -> None:
+    def __init__(self, model: str, revision: str | None = None, threshold: float = 0.1,
+                 tiny_random: bool = False, seed: int = 0) -> None:
         from transformers import pipeline
 
+        if tiny_random:
+            from zerovlm.priors.tiny import ensure_tiny_owlv2
+
+            ensure_tiny_owlv2(model, seed)
         self.model_id, self.revision, self.threshold = model, revision, threshold
         self.pipe = pipeline("zero-shot-object-detection", model=model, revision=revision)
 

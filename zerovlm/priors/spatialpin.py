@@ -27,15 +27,16 @@ ORACLE = "oracle"
 class SpatialPrior:
     def __init__(self, name: str = "spatialpin", depth: str = ORACLE, detector: str = ORACLE,
                  depth_revision: str | None = None, detector_revision: str | None = None,
-                 depth_tiny_random: bool = False, detector_threshold: float = 0.1, fov: float = 60.0,
+                 depth_tiny_random: bool = False, detector_tiny_random: bool = False,
+                 detector_threshold: float = 0.1, fov: float = 60.0,
                  shot_tilted: float = 30.0, shot_steep: float = 60.0, cache_dir: str | None = None,
                  templates: dict | None = None, seed: int = 0) -> None:
         self.name, self.fov, self.shot = name, fov, (shot_tilted, shot_steep)
         self.oracle = OracleScene()
         self.depth = self.oracle if depth == ORACLE else DepthEstimator(depth, depth_revision,
                                                                         tiny_random=depth_tiny_random, seed=seed)
-        self.detector = self.oracle if detector == ORACLE else ZeroShotDetector(detector, detector_revision,
-                                                                                detector_threshold)
+        self.detector = self.oracle if detector == ORACLE else ZeroShotDetector(
+            detector, detector_revision, detector_threshold, tiny_random=detector_tiny_random, seed=seed)
         self.cache = ViewCache(cache_dir) if cache_dir else None
         self.templates = dict(templates or {})
         self.counts: Counter = Counter()  # objects not found, computed vs cached: reported in metrics.json

@@ -1,4 +1,5 @@
-"""A tiny randomly initialised Depth Anything (DINOv2 backbone + DPT head), saved and loaded like a checkpoint."""
+"""Tiny randomly initialised Depth Anything (DINOv2 backbone + DPT head) and OWLv2 detector, saved and loaded
+like checkpoints: the model path of the 3D prior, offline. Their depths and boxes are random."""
 
 from __future__ import annotations
 
@@ -32,6 +33,40 @@ def build_tiny_depth_anything(seed: int = 0):
 def ensure_tiny_depth_anything(path: str | os.PathLike, seed: int = 0) -> Path:
     def save(tmp: Path) -> None:
         model, processor = build_tiny_depth_anything(seed)
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+
+    return save_dir_atomic(path, save, marker="config.json")
+
+
+def build_tiny_owlv2(seed: int = 0):
+    import torch
+    from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor, Owlv2TextConfig, Owlv2VisionConfig
+
+    try:
+        from transformers import Owlv2ImageProcessorPil as Owlv2ImageProcessor
+    except ImportError:
+        from transformers import Owlv2ImageProcessor
+
+    from zerovlm.backbones.tiny import build_tiny_tokenizer
+
+    tokenizer = build_tiny_tokenizer(wrap_in_bos_eos=True, padding_side="right")
+    text = Owlv2TextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, max_position_embeddings=16, pad_token_id=tokenizer.pad_token_id,
+                           bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    vision = Owlv2VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                               image_size=64, patch_size=16)
+    torch.manual_seed(seed)
+    model = Owlv2ForObjectDetection(Owlv2Config(text_config=text.to_dict(), vision_config=vision.to_dict(),
+                                                projection_dim=32)).eval()
+    processor = Owlv2Processor(image_processor=Owlv2ImageProcessor(size={"height": 64, "width": 64}),
+                               tokenizer=tokenizer)
+    return model, processor
+
+
+def ensure_tiny_owlv2(path: str | os.PathLike, seed: int = 0) -> Path:
+    def save(tmp: Path) -> None:
+        model, processor = build_tiny_owlv2(seed)
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
 
