@@ -170,3 +170,17 @@ def test_the_model_path_end_to_end_with_tiny_depth_and_detector_models(tmp_path)
     text, scene = prior(sample)
     assert text.startswith("3D information about the objects") and scene["kind"] == "relative"
     assert prior.fingerprint()["detector"]["weights"] and prior.fingerprint()["depth"]["weights"]
+
+
+def test_sam_refines_boxes_to_masks_inside_them(tmp_path):
+    sample = SyntheticDataset(num_scenes=2, splits=ALL)[0]
+    box = (60, 90, 120, 150)
+    prior = SpatialPrior(segmenter=str(SESSION_CACHE / "models" / "tiny_sam"), segmenter_tiny_random=True,
+                         fov=40.0, templates=WORDING)
+    mask = prior.segmenter.mask(sample.image, box)
+    assert mask.shape == (256, 256) and mask.dtype == bool
+    assert not mask[:, :60].any() and not mask[:89].any() and not mask[:, 121:].any()  # never outside the box
+    prior.detector = FixedBoxes({sample.subject: box, sample.object: (150, 80, 210, 140)})
+    prior.depth = prior.oracle
+    text, _ = prior(sample)
+    assert prior.fingerprint()["segmenter"]["segmenter"].endswith("tiny_sam") and "Obj 1" in text

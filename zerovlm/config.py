@@ -203,6 +203,9 @@ class SpatialPriorConfig:
     depth_tiny_random: bool = False
     detector_tiny_random: bool = False
     detector_threshold: float = 0.1
+    segmenter: str | None = None  # SAM (transformers SamModel): boxes refined to masks
+    segmenter_revision: str | None = None
+    segmenter_tiny_random: bool = False
     fov: float = 60.0  # vertical field of view, degrees: focal = H / (2 tan(fov / 2))
     shot_tilted: float = 30.0  # pitch (degrees) beyond which the shot is bottom-up
     shot_steep: float = 60.0  # pitch beyond which it is top-down

@@ -91,6 +91,33 @@ class ZeroShotDetector:
         return {n: found[n][1] if n in found else None for n in names}
 
 
+class BoxSegmenter:
+    """SAM (transformers' SamModel) turning a detector's box into the object's mask, inside that box."""
+
+    def __init__(self, model: str, revision: str | None = None, tiny_random: bool = False, seed: int = 0) -> None:
+        import torch
+        from transformers import SamModel, SamProcessor
+
+        if tiny_random:
+            from zerovlm.priors.tiny import ensure_tiny_sam
+
+            ensure_tiny_sam(model, seed)
+        self.model_id, self.revision, self.torch = model, revision, torch
+        self.processor = SamProcessor.from_pretrained(model, revision=revision)
+        self.model = SamModel.from_pretrained(model, revision=revision).eval()
+
+    def fingerprint(self) -> dict:
+        return {"segmenter": self.model_id, "revision": self.revision, "weights": _digest(self.model_id)}
+
+    def mask(self, image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
+        inputs = self.processor(images=image, input_boxes=[[list(map(float, box))]], return_tensors="pt")
+        with self.torch.no_grad():
+            out = self.model(**inputs.to(self.model.device), multimask_output=False)
+        masks = self.processor.image_processor.post_process_masks(out.pred_masks.cpu(), inputs["original_sizes"].cpu(),
+                                                                  inputs["reshaped_input_sizes"].cpu())
+        return masks[0][0, 0].numpy().astype(bool) & box_mask((image.height, image.width), box, inner=1.0)
+
+
 def box_mask(shape: tuple[int, int], box: tuple[int, int, int, int], inner: float = 0.5) -> np.ndarray:
     """The inner `inner` fraction of a box, as a mask: mostly the object, little background."""
     x0, y0, x1, y1 = box

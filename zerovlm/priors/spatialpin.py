@@ -1,7 +1,8 @@
 """SpatialPIN-style 3D prior: the statement's objects located in 3D, described in text for the prompt.
 
 For each sample: the depth map (a depth model, or the oracle's exact depth on synthetic scenes), the subject's and
-the object's masks (a zero-shot detector's boxes, or the oracle's masks), back-projected to 3D (geometry.py);
+the object's masks (a zero-shot detector's boxes, refined by SAM when `segmenter` is set, or the oracle's
+masks), back-projected to 3D (geometry.py);
 each object's centre, size and nearest other object per direction, and the camera's shot angle from the ground.
 The geometry is cached per image and names like views (a prior is computed once); the wording is the yaml's
 templates, applied each time, so changing it needs no recomputation.
@@ -19,7 +20,7 @@ from zerovlm.cache import ViewCache, image_digest
 from zerovlm.data.sample import Sample
 from zerovlm.files import write_bytes_atomic
 from zerovlm.priors.geometry import Object3D, back_project, closest_per_direction, locate, shot_angle
-from zerovlm.priors.sources import DepthEstimator, OracleScene, ZeroShotDetector, box_mask
+from zerovlm.priors.sources import BoxSegmenter, DepthEstimator, OracleScene, ZeroShotDetector, box_mask
 
 ORACLE = "oracle"
 
@@ -28,6 +29,8 @@ class SpatialPrior:
     def __init__(self, name: str = "spatialpin", depth: str = ORACLE, detector: str = ORACLE,
                  depth_revision: str | None = None, detector_revision: str | None = None,
                  depth_tiny_random: bool = False, detector_tiny_random: bool = False,
+                 segmenter: str | None = None, segmenter_revision: str | None = None,
+                 segmenter_tiny_random: bool = False,
                  detector_threshold: float = 0.1, fov: float = 60.0,
                  shot_tilted: float = 30.0, shot_steep: float = 60.0, cache_dir: str | None = None,
                  templates: dict | None = None, seed: int = 0) -> None:
@@ -37,12 +40,14 @@ class SpatialPrior:
                                                                         tiny_random=depth_tiny_random, seed=seed)
         self.detector = self.oracle if detector == ORACLE else ZeroShotDetector(
             detector, detector_revision, detector_threshold, tiny_random=detector_tiny_random, seed=seed)
+        self.segmenter = BoxSegmenter(segmenter, segmenter_revision, segmenter_tiny_random, seed) if segmenter else None
         self.cache = ViewCache(cache_dir) if cache_dir else None
         self.templates = dict(templates or {})
         self.counts: Counter = Counter()  # objects not found, computed vs cached: reported in metrics.json
 
     def fingerprint(self) -> dict:
         return {"prior": "spatialpin", "depth": self.depth.fingerprint(), "detector": self.detector.fingerprint(),
+                "segmenter": self.segmenter.fingerprint() if self.segmenter else None,
                 "fov": self.fov, "shot": list(self.shot)}
 
     def scene(self, sample: Sample) -> dict:
@@ -74,7 +79,8 @@ class SpatialPrior:
             ground = (index == -1) & np.isfinite(true_depth)
         else:
             boxes = self.detector.boxes(sample.image, names)
-            masks = {n: box_mask(shape, b) if b is not None else None for n, b in boxes.items()}
+            masks = {n: None if b is None else self.segmenter.mask(sample.image, b) if self.segmenter
+                     else box_mask(shape, b) for n, b in boxes.items()}
             ground = np.zeros(shape, dtype=bool)
             ground[2 * shape[0] // 3:] = True  # the image's bottom third, off the objects' boxes
             for b in boxes.values():

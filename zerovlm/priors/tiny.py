@@ -71,3 +71,43 @@ def ensure_tiny_owlv2(path: str | os.PathLike, seed: int = 0) -> Path:
         processor.save_pretrained(tmp)
 
     return save_dir_atomic(path, save, marker="config.json")
+
+
+def build_tiny_sam(seed: int = 0):
+    import torch
+    from transformers import (
+        SamConfig,
+        SamMaskDecoderConfig,
+        SamModel,
+        SamProcessor,
+        SamPromptEncoderConfig,
+        SamVisionConfig,
+    )
+
+    try:
+        from transformers import SamImageProcessorPil as SamImageProcessor
+    except ImportError:
+        from transformers import SamImageProcessor
+
+    vision = SamVisionConfig(hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2,
+                             image_size=64, patch_size=16, mlp_dim=64, global_attn_indexes=[1], window_size=2,
+                             num_pos_feats=8)
+    prompt = SamPromptEncoderConfig(hidden_size=16, image_size=64, patch_size=16, mask_input_channels=4)
+    decoder = SamMaskDecoderConfig(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, mlp_dim=32,
+                                   iou_head_hidden_dim=16)
+    torch.manual_seed(seed)
+    model = SamModel(SamConfig(vision_config=vision.to_dict(), prompt_encoder_config=prompt.to_dict(),
+                               mask_decoder_config=decoder.to_dict())).eval()
+    processor = SamProcessor(image_processor=SamImageProcessor(
+        size={"longest_edge": 64}, pad_size={"height": 64, "width": 64}, mask_size={"longest_edge": 16},
+        mask_pad_size={"height": 16, "width": 16}))
+    return model, processor
+
+
+def ensure_tiny_sam(path: str | os.PathLike, seed: int = 0) -> Path:
+    def save(tmp: Path) -> None:
+        model, processor = build_tiny_sam(seed)
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+
+    return save_dir_atomic(path, save, marker="config.json")
