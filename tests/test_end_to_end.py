@@ -37,7 +37,7 @@ def test_default_run_with_wandb_offline(tmp_path):
     assert metrics["tiny_random_backbone"] is True and metrics["world_size"] == 1
     assert metrics["setting"] == {"stage": "evaluate", "dataset": "synthetic", "view_set": "origin",
                                   "generator": "oracle", "layout": "grid", "prompt_name": "view",
-                                  "backbone": "tiny_llava", "scoring": "likelihood", "seed": 0}
+                                  "backbone": "tiny_llava", "scoring": "likelihood", "seed": 0, "prior": None}
     assert set(metrics["seconds"]) >= {"views", "stitch", "prompt", "backbone", "setup", "total"}
     row = rows[0]
     assert row["prompt"].startswith("This is the original image. Is the following statement")
