@@ -26,6 +26,16 @@ def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
+def ensure_pretrained(path: str | os.PathLike, build: Callable[[], tuple], marker: str = "config.json") -> Path:
+    """Unless `path` holds a checkpoint, build its parts (model, processor, ...) and save_pretrained them there."""
+
+    def save(tmp: Path) -> None:
+        for part in build():
+            part.save_pretrained(tmp)
+
+    return save_dir_atomic(path, save, marker)
+
+
 def save_dir_atomic(path: str | os.PathLike, save: Callable[[Path], None], marker: str) -> Path:
     """Unless `path/marker` exists, call save(tmp_dir) and rename it to `path` (another process may win)."""
     path = Path(path)

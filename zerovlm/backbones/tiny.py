@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from zerovlm.files import save_dir_atomic
+from zerovlm.files import ensure_pretrained
 
 # LLaVA-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as the llava-hf processors template it.
 LLAVA_CHAT_TEMPLATE = (
@@ -317,9 +317,4 @@ def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Pa
     if family not in BUILDERS:
         raise ValueError(f"backbone.tiny_random={family!r}: tiny random models exist for {sorted(BUILDERS)}")
 
-    def save(tmp: Path) -> None:
-        model, processor = BUILDERS[family](seed)
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-
-    return save_dir_atomic(path, save, marker="config.json")
+    return ensure_pretrained(path, lambda: BUILDERS[family](seed))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from zerovlm.files import save_dir_atomic
+from zerovlm.files import ensure_pretrained
 
 
 def build_tiny_depth_anything(seed: int = 0):
@@ -31,12 +31,7 @@ def build_tiny_depth_anything(seed: int = 0):
 
 
 def ensure_tiny_depth_anything(path: str | os.PathLike, seed: int = 0) -> Path:
-    def save(tmp: Path) -> None:
-        model, processor = build_tiny_depth_anything(seed)
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-
-    return save_dir_atomic(path, save, marker="config.json")
+    return ensure_pretrained(path, lambda: build_tiny_depth_anything(seed))
 
 
 def build_tiny_owlv2(seed: int = 0):
@@ -65,12 +60,7 @@ def build_tiny_owlv2(seed: int = 0):
 
 
 def ensure_tiny_owlv2(path: str | os.PathLike, seed: int = 0) -> Path:
-    def save(tmp: Path) -> None:
-        model, processor = build_tiny_owlv2(seed)
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-
-    return save_dir_atomic(path, save, marker="config.json")
+    return ensure_pretrained(path, lambda: build_tiny_owlv2(seed))
 
 
 def build_tiny_sam(seed: int = 0):
@@ -105,9 +95,4 @@ def build_tiny_sam(seed: int = 0):
 
 
 def ensure_tiny_sam(path: str | os.PathLike, seed: int = 0) -> Path:
-    def save(tmp: Path) -> None:
-        model, processor = build_tiny_sam(seed)
-        model.save_pretrained(tmp)
-        processor.save_pretrained(tmp)
-
-    return save_dir_atomic(path, save, marker="config.json")
+    return ensure_pretrained(path, lambda: build_tiny_sam(seed))
