@@ -175,9 +175,22 @@ def test_clip_chooses_the_caption_most_similar_to_the_image(tiny_clip, images):
     assert ids[0] == tokenizer.bos_token_id and ids[-1] == tokenizer.eos_token_id  # CLIP pools at end of text
 
 
-def test_clip_refuses_true_false_statements(tiny_clip, images):
-    with pytest.raises(ValueError, match="caption choice"):
-        tiny_clip.score(images[:1], ["Is it? Answer yes or no."])
+def test_clip_scores_a_statement_against_its_opposite_and_never_guesses(tiny_clip, images):
+    ds = SyntheticDataset(num_scenes=4, splits=["train", "dev", "test"])
+    samples = [ds[0], ds[1]]
+    odd = ds[2]
+    odd.relation, odd.statement = "touching", "The red sphere is touching the green cube."  # no opposite
+    out = tiny_clip.score(images[:3], ["ignored"] * 3, samples + [odd])
+    opposite = {"left of": "right of", "right of": "left of", "in front of": "behind", "behind": "in front of",
+                "on": "under", "under": "on"}
+    for k, (sample, result) in enumerate(zip(samples, out, strict=False)):
+        statement, counterpart = result["model_input"].split(" | ")
+        assert statement == sample.statement
+        assert counterpart == sample.statement.replace(sample.relation, opposite[sample.relation])
+        sims = tiny_clip.choose([images[k]], ["x"], [[statement, counterpart]])[0]["scores"]
+        assert result["p_yes"] == pytest.approx(float(torch.softmax(torch.tensor(sims), 0)[0]))
+        assert result["prediction"] == (result["p_yes"] > 0.5)
+    assert out[2]["prediction"] is None and out[2]["p_yes"] is None  # unparsed, counted, not guessed
 
 
 def test_a_real_checkpoint_offline_fails_saying_what_to_do(monkeypatch):

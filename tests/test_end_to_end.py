@@ -249,3 +249,9 @@ def test_spatialpin_prior_in_the_prompt_rendered_once_then_read_from_the_cache(t
     assert "Obj 1 (" in first["model_input"] and first["prior"]["kind"] == "metric"
     swapped = [r for r in rows if r["negative_type"] == "object_swap"]
     assert swapped and all("not found in the image" in r["prompt"] for r in swapped)
+
+
+def test_frozen_clip_on_true_false_statements(tmp_path):
+    run_cli(f"hydra.run.dir={tmp_path}", "backbone=tiny_clip", "prompt=plain", "dataset.limit=6", *SMALL)
+    rows, metrics = _job_outputs(tmp_path, 6)
+    assert metrics["unparsed"] == 0 and all(" | " in r["model_input"] for r in rows)

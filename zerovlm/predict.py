@@ -52,7 +52,7 @@ class SpatialQAModule(pl.LightningModule):
             if choice:
                 answers = self.backbone.choose(pictures, prompts, [s.options for s in batch])
             else:
-                answers = self.backbone.score(pictures, prompts)
+                answers = self.backbone.score(pictures, prompts, batch)
         rows = []
         for sample, view, prompt, answer, (_, scene) in zip(batch, views, prompts, answers, priors, strict=True):
             label = sample.answer if choice else sample.label

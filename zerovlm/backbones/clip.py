@@ -1,8 +1,13 @@
 """A contrastive backbone (CLIP family through transformers): a caption's score is its image-text similarity.
 
 It answers caption choice (What'sUp's own task, `dataset.task=original`): the caption most similar to the
-picture wins; a tie at the top is no answer. It cannot say whether one statement is true, so true/false
-datasets ask a VLM backbone instead (the error says so).
+picture wins; a tie at the top is no answer.
+
+A true/false statement it scores against its counterpart with the opposite relation ("The cat is left of the
+dog." vs "The cat is right of the dog."): p_yes is the softmax weight of the statement over the pair, with CLIP's
+own logit scale. A statement whose relation has no opposite (data/relations.py), or whose relation words are
+not in its text, gets no answer: it is counted as unparsed, never guessed. This is this project's protocol for
+a frozen CLIP on true/false data, stated here because the ZeroVLM paper does not spell out its own.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import torch
 
 from zerovlm.backbones.tiny import ensure_tiny_model
+from zerovlm.data.relations import OPPOSITES
+from zerovlm.data.task import replace_phrase
 
 
 class CLIPBackbone(torch.nn.Module):
@@ -24,10 +31,24 @@ class CLIPBackbone(torch.nn.Module):
         self.processor = AutoProcessor.from_pretrained(model, revision=revision)
         self.model = AutoModel.from_pretrained(model, revision=revision, dtype=getattr(torch, dtype)).eval()
 
-    def score(self, pictures: list, prompts: list[str]) -> list[dict]:
-        raise ValueError(f"backbone {self.name} scores image-caption similarity: it answers caption choice "
-                         "(What'sUp with dataset.task=original), not whether one statement is true; use a VLM "
-                         "backbone for true/false tasks")
+    def score(self, pictures: list, prompts: list[str], samples=None) -> list[dict]:
+        if samples is None:
+            raise ValueError(f"backbone {self.name} scores a statement against its opposite: it needs the samples")
+        pairs = []
+        for sample in samples:
+            opposite = OPPOSITES.get(sample.relation)
+            counterpart = replace_phrase(sample.statement, sample.relation, opposite) if opposite else None
+            pairs.append([sample.statement, counterpart] if counterpart else None)
+        scorable = [i for i, p in enumerate(pairs) if p is not None]
+        results = self.choose([pictures[i] for i in scorable], [prompts[i] for i in scorable],
+                              [pairs[i] for i in scorable]) if scorable else []
+        out = [{"model_input": None, "p_yes": None, "prediction": None, "raw": "no opposite relation to compare"}
+               for _ in samples]
+        for i, result in zip(scorable, results, strict=True):
+            p_yes = float(torch.softmax(torch.tensor(result["scores"]), dim=0)[0])
+            out[i] = {"model_input": f"{pairs[i][0]} | {pairs[i][1]}", "p_yes": p_yes, "prediction": p_yes > 0.5,
+                      "raw": None}
+        return out
 
     @torch.no_grad()
     def choose(self, pictures: list, prompts: list[str], options: list[list[str]]) -> list[dict]:

@@ -143,7 +143,8 @@ class HFVisionLanguageModel(torch.nn.Module):
             first = self._halving_on_oom(fn, *(c[: n // 2] for c in columns))
             return first + self._halving_on_oom(fn, *(c[n // 2:] for c in columns))
 
-    def score(self, pictures: list, prompts: list[str]) -> list[dict]:
+    def score(self, pictures: list, prompts: list[str], samples=None) -> list[dict]:
+        """Yes/no for each (picture, prompt); `samples` is unused here (a contrastive backbone reads them)."""
         return self._halving_on_oom(self._score, pictures, prompts)
 
     @torch.no_grad()

@@ -24,7 +24,7 @@ from zerovlm.data.sample import NEGATIVE_TYPES, TRUE_STATEMENT
 from zerovlm.seeding import derived_seed
 
 
-def _replace_phrase(text: str, old: str, new: str, last: bool = False) -> str | None:
+def replace_phrase(text: str, old: str, new: str, last: bool = False) -> str | None:
     matches = list(re.finditer(rf"(?<![\w-]){re.escape(old)}(?![\w-])", text))
     if not matches:
         return None
@@ -55,7 +55,7 @@ def derive_negatives(true_records: list, image_objects: dict[str, set[str]], rel
                 opposite = OPPOSITES.get(r.relation)
                 new = opposite if opposite in relations else str(rng.choice([x for x in relations if x != r.relation]))
                 statement = (compose(r, r.subject, new, r.object) if compose
-                             else _replace_phrase(r.statement, r.relation, new))
+                             else replace_phrase(r.statement, r.relation, new))
                 swap = {"from": r.relation, "to": new, "opposite": new == opposite}
                 fields = {"relation": new}
             else:
@@ -71,7 +71,7 @@ def derive_negatives(true_records: list, image_objects: dict[str, set[str]], rel
                     statement = compose(r, new if role == "subject" else r.subject, r.relation,
                                         new if role == "object" else r.object)
                 else:
-                    statement = _replace_phrase(r.statement, old, new, last=role == "object")
+                    statement = replace_phrase(r.statement, old, new, last=role == "object")
                 swap = {"from": old, "to": new, "role": role}
                 fields = {role: new}
             if statement is None:
