@@ -8,7 +8,7 @@ import json
 import pytest
 import yaml
 
-from zerovlm.report import CHANCE_NOTE, main, write_report
+from zerovlm.report import CHANCE_NOTE, collect, main, write_report
 from zerovlm.wandb_report import log_to_wandb, summary_metrics
 
 METRICS = {"n": 4, "accuracy": 0.75, "unparsed": 1, "tiny_random_backbone": True,
@@ -44,6 +44,18 @@ def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys
         ("10", "left", "view", "0.900")]
     assert rows[0]["dev acc"] == "0.500" and rows[0]["unparsed"] == "1"
     assert (tmp_path / "report.md").read_text().startswith("Same in every job: experiment=demo\n\n| job |")
+
+
+def test_report_adds_calibrated_and_whatsup_columns_when_jobs_have_them(tmp_path):
+    _job(tmp_path, 0, ["backbone.scoring=likelihood"], 0.5)
+    metrics = json.loads((tmp_path / "0" / "metrics.json").read_text())
+    metrics.update(calibrated={"threshold": 0.7, "dev_accuracy": 0.8, "test_accuracy": 0.75, "test_n": 2},
+                   pair_accuracy=0.25, set_accuracy=0.0)
+    (tmp_path / "0" / "metrics.json").write_text(json.dumps(metrics))
+    _job(tmp_path, 1, ["backbone.scoring=generate"], 0.5)
+    columns, rows, _ = collect(tmp_path)
+    assert columns[-4:] == ["test acc (dev threshold)", "pair acc", "set acc", "unparsed"]
+    assert rows[0]["test acc (dev threshold)"] == "0.750" and "pair acc" not in rows[1]
 
 
 def test_report_of_an_empty_directory_says_so(tmp_path):

@@ -48,9 +48,15 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
         row = {"job": str(job.relative_to(sweep_dir)) if job != sweep_dir else ".", **overrides,
                "n": metrics["n"], "accuracy": f"{metrics['accuracy']:.3f}"}
         row.update({f"{s} acc": f"{metrics['splits'][s]['accuracy']:.3f}" for s in metrics["splits"]})
+        if "calibrated" in metrics:  # likelihood scoring on dev and test: the dev-chosen threshold, on test
+            row["test acc (dev threshold)"] = f"{metrics['calibrated']['test_accuracy']:.3f}"
+        for extra in ("pair_accuracy", "set_accuracy"):  # What'sUp's caption choice
+            if metrics.get(extra) is not None:
+                row[extra.replace("_accuracy", " acc")] = f"{metrics[extra]:.3f}"
         row["unparsed"] = metrics["unparsed"]
         rows.append(row)
-    columns = ["job", *keys, "n", "accuracy", *[f"{s} acc" for s in splits], "unparsed"]
+    extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
+    columns = ["job", *keys, "n", "accuracy", *[f"{s} acc" for s in splits], *extras, "unparsed"]
     return columns, rows, tiny
 
 

@@ -19,6 +19,14 @@ def summary_metrics(metrics: dict) -> dict:
         flat[f"{split}/n"] = m["n"]
     for kind, m in metrics["negative_types"].items():
         flat[f"negative_type/{kind}/accuracy"] = m["accuracy"]
+    for name, m in metrics.get("categories", {}).items():
+        flat[f"category/{name}/accuracy"] = m["accuracy"]
+    if "calibrated" in metrics:
+        flat["test/accuracy_dev_threshold"] = metrics["calibrated"]["test_accuracy"]
+        flat["dev_threshold"] = metrics["calibrated"]["threshold"]
+    for key in ("pair_accuracy", "set_accuracy"):
+        if metrics.get(key) is not None:
+            flat[key] = metrics[key]
     return flat
 
 
