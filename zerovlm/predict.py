@@ -31,6 +31,10 @@ class SpatialQAModule(pl.LightningModule):
         self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
         self.seconds: dict[str, float] = defaultdict(float)
 
+    def on_predict_start(self) -> None:
+        if self.prior is not None:  # its models are not submodules: put them beside the backbone
+            self.prior.to(self.device)
+
     @contextmanager
     def _stage(self, name: str):
         start = perf_counter()

@@ -46,6 +46,10 @@ class RenderViewsModule(_ViewStage):
         self.layout = Layout("grid", layout.cell_size, layout.gap, layout.background, labels=True)
         self.prior = prior
 
+    def on_predict_start(self) -> None:
+        if self.prior is not None:
+            self.prior.to(self.device)
+
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         views = self._views(batch)
         rows = [{"id": s.id, "split": s.split, "statement": s.statement, "views": [asdict(p) for p, _ in v]}

@@ -49,6 +49,9 @@ class DepthEstimator:
         self.kind = kind or getattr(self.model.config, "depth_estimation_type", None) or "relative"
         self.torch = torch
 
+    def to(self, device) -> None:
+        self.model.to(device)
+
     def fingerprint(self) -> dict:
         return {"depth": self.model_id, "revision": self.revision, "kind": self.kind, "weights": _digest(self.model_id)}
 
@@ -78,6 +81,12 @@ class ZeroShotDetector:
         self.model_id, self.revision, self.threshold = model, revision, threshold
         self.pipe = pipeline("zero-shot-object-detection", model=model, revision=revision)
 
+    def to(self, device) -> None:
+        import torch
+
+        self.pipe.model.to(device)
+        self.pipe.device = torch.device(device)
+
     def fingerprint(self) -> dict:
         return {"detector": self.model_id, "revision": self.revision, "threshold": self.threshold,
                 "weights": _digest(self.model_id)}
@@ -105,6 +114,9 @@ class BoxSegmenter:
         self.model_id, self.revision, self.torch = model, revision, torch
         self.processor = SamProcessor.from_pretrained(model, revision=revision)
         self.model = SamModel.from_pretrained(model, revision=revision).eval()
+
+    def to(self, device) -> None:
+        self.model.to(device)
 
     def fingerprint(self) -> dict:
         return {"segmenter": self.model_id, "revision": self.revision, "weights": _digest(self.model_id)}

@@ -45,6 +45,13 @@ class SpatialPrior:
         self.templates = dict(templates or {})
         self.counts: Counter = Counter()  # objects not found, computed vs cached: reported in metrics.json
 
+    def to(self, device) -> SpatialPrior:
+        """Put the depth, detection and segmentation models on `device` (the rank's GPU under Lightning)."""
+        for source in (self.depth, self.detector, self.segmenter):
+            if source is not None and hasattr(source, "to"):
+                source.to(device)
+        return self
+
     def fingerprint(self) -> dict:
         return {"prior": "spatialpin", "depth": self.depth.fingerprint(), "detector": self.detector.fingerprint(),
                 "segmenter": self.segmenter.fingerprint() if self.segmenter else None,
