@@ -10,6 +10,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def folder_digest(path: str | os.PathLike) -> str | None:
+    """SHA-256 of a local checkpoint folder (every file's relative path and bytes); None if it is not a folder
+    (a hub id). It names a checkpoint's weights in cache keys."""
+    import hashlib
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    h = hashlib.sha256()
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(file.relative_to(folder)).encode())
+        h.update(file.read_bytes())
+    return h.hexdigest()
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

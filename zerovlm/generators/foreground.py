@@ -4,10 +4,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
+
+from zerovlm.files import folder_digest
 
 
 class Foreground:
@@ -19,17 +19,7 @@ class Foreground:
         self.segment = pipeline("image-segmentation", model=model, revision=revision)
 
     def fingerprint(self) -> dict:
-        weights = None
-        if Path(self.model).is_dir():
-            import hashlib
-
-            h = hashlib.sha256()
-            for f in sorted(Path(self.model).glob("*")):
-                if f.is_file():
-                    h.update(f.name.encode())
-                    h.update(f.read_bytes())
-            weights = h.hexdigest()
-        return {"segmenter": self.model, "revision": self.revision, "weights": weights,
+        return {"segmenter": self.model, "revision": self.revision, "weights": folder_digest(self.model),
                 "background_labels": sorted(self.background)}
 
     def mask(self, image: Image.Image) -> np.ndarray:

@@ -22,7 +22,6 @@ of 255 on a few pixels, measured on CPU). The same seed on the same device gives
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from collections import Counter
@@ -37,6 +36,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from PIL import Image
 from transformers import CLIPVisionModelWithProjection
 
+from zerovlm.files import folder_digest
 from zerovlm.generators.base import ViewGenerator
 from zerovlm.generators.foreground import Foreground
 
@@ -204,14 +204,6 @@ def _hub_commit(repo: str, revision: str | None) -> str | None:
     return Path(found).parent.parent.name if isinstance(found, str) else None
 
 
-def _weights_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".bin", ".json")):
-        h.update(str(file.relative_to(path)).encode())
-        h.update(file.read_bytes())
-    return h.hexdigest()
-
-
 class Zero123Generator(torch.nn.Module, ViewGenerator):
     """Novel views from the input image (any photo) with a Zero-1-to-3 family checkpoint."""
 
@@ -236,7 +228,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         self.components = torch.nn.ModuleDict(self.pipeline.modules())  # so Lightning moves them to the device
         local = Path(model)
         self.checkpoint = {"model": model, "revision": revision,
-                           "weights": _weights_digest(local) if local.is_dir() else _hub_commit(model, revision)}
+                           "weights": folder_digest(local) or _hub_commit(model, revision)}
         self.foreground = Foreground(segmenter, background_labels) if segmenter else None
         self.object_scale = object_scale
         self.counts: Counter = Counter()  # reported in metrics.json

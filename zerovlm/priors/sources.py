@@ -13,24 +13,11 @@ Oracle: the synthetic scene rendered with its exact depth and object masks.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
 
 from zerovlm.data.sample import Sample
-
-
-def _digest(path: str) -> str | None:
-    folder = Path(path)
-    if not folder.is_dir():
-        return None
-    h = hashlib.sha256()
-    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
+from zerovlm.files import folder_digest
 
 
 class DepthEstimator:
@@ -53,7 +40,8 @@ class DepthEstimator:
         self.model.to(device)
 
     def fingerprint(self) -> dict:
-        return {"depth": self.model_id, "revision": self.revision, "kind": self.kind, "weights": _digest(self.model_id)}
+        return {"depth": self.model_id, "revision": self.revision, "kind": self.kind,
+                "weights": folder_digest(self.model_id)}
 
     def depth(self, image: Image.Image) -> np.ndarray:
         torch = self.torch
@@ -89,7 +77,7 @@ class ZeroShotDetector:
 
     def fingerprint(self) -> dict:
         return {"detector": self.model_id, "revision": self.revision, "threshold": self.threshold,
-                "weights": _digest(self.model_id)}
+                "weights": folder_digest(self.model_id)}
 
     def boxes(self, image: Image.Image, names: list[str]) -> dict[str, tuple[int, int, int, int] | None]:
         found: dict[str, tuple[float, tuple[int, int, int, int]]] = {}
@@ -119,7 +107,7 @@ class BoxSegmenter:
         self.model.to(device)
 
     def fingerprint(self) -> dict:
-        return {"segmenter": self.model_id, "revision": self.revision, "weights": _digest(self.model_id)}
+        return {"segmenter": self.model_id, "revision": self.revision, "weights": folder_digest(self.model_id)}
 
     def mask(self, image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
         inputs = self.processor(images=image, input_boxes=[[list(map(float, box))]], return_tensors="pt")
