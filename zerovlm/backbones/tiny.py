@@ -28,6 +28,16 @@ LLAVA_CHAT_TEMPLATE = (
 # over (0, 1)) instead of being one near-constant 0.5, so a run shows that its inputs reach the model. They are
 # still random weights, and still answer at chance.
 INIT_STD = 0.2
+# The tiny towers every family shares: vision 2 layers of 32, language 2 layers of 64.
+TINY_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
+
+
+def tiny_language_model(config_class, tokenizer, **extra):
+    """A family's language-model config at the tiny size, with the tokenizer's vocabulary and special ids."""
+    return config_class(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, pad_token_id=tokenizer.pad_token_id,
+                        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                        initializer_range=INIT_STD, **extra)
 
 # LLaVA-NeXT with Mistral's conversation format ("[INST] <image>\n... [/INST]"), as llava-hf's 1.6-mistral
 # processor templates it: images first, then the text.
@@ -107,14 +117,9 @@ def build_tiny_llava(seed: int = 0):
         chat_template=LLAVA_CHAT_TEMPLATE,
     )
     config = LlavaConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=2, image_size=image_size, patch_size=patch,
+        vision_config=CLIPVisionConfig(**TINY_VISION, image_size=image_size, patch_size=patch,
                                        initializer_range=INIT_STD),
-        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                                initializer_range=INIT_STD,
-                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                                max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
-                                bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id),
+        text_config=tiny_language_model(LlamaConfig, tokenizer, num_key_value_heads=4, max_position_embeddings=512),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
@@ -140,8 +145,7 @@ def build_tiny_clip(seed: int = 0):
                           num_attention_heads=2, max_position_embeddings=77, pad_token_id=tokenizer.pad_token_id,
                           bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                           initializer_range=INIT_STD)
-    vision = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              image_size=32, patch_size=8, initializer_range=INIT_STD)
+    vision = CLIPVisionConfig(**TINY_VISION, image_size=32, patch_size=8, initializer_range=INIT_STD)
     torch.manual_seed(seed)
     model = CLIPModel(CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16)).eval()
     image_processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
@@ -172,18 +176,14 @@ def build_tiny_instructblip(seed: int = 0):
                                       tokenizer=tokenizer, qformer_tokenizer=qformer_tokenizer,
                                       num_query_tokens=queries)
     config = InstructBlipConfig(
-        vision_config=InstructBlipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                               num_attention_heads=2, image_size=32, patch_size=8,
+        vision_config=InstructBlipVisionConfig(**TINY_VISION, image_size=32, patch_size=8,
                                                initializer_range=INIT_STD).to_dict(),
         qformer_config=InstructBlipQFormerConfig(vocab_size=len(qformer_tokenizer), hidden_size=32,
                                                  num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                                                  encoder_hidden_size=32, max_position_embeddings=128,
                                                  pad_token_id=qformer_tokenizer.pad_token_id,
                                                  initializer_range=INIT_STD).to_dict(),
-        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                                eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        text_config=tiny_language_model(LlamaConfig, tokenizer, num_key_value_heads=4).to_dict(),
         num_query_tokens=queries, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         initializer_range=INIT_STD,
     )
@@ -214,12 +214,8 @@ def build_tiny_paligemma(seed: int = 0):
     image_processor.image_seq_length = 16  # (32 / 8) ** 2 patches
     processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer)  # adds <loc>/<seg> tokens
     config = PaliGemmaConfig(
-        vision_config=SiglipVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                         num_attention_heads=2, image_size=32, patch_size=8).to_dict(),
-        text_config=Gemma2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                                 num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                                 pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                                 eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        vision_config=SiglipVisionConfig(**TINY_VISION, image_size=32, patch_size=8).to_dict(),
+        text_config=tiny_language_model(Gemma2Config, tokenizer, num_key_value_heads=2, head_dim=16).to_dict(),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"), projection_dim=64,
     )
     torch.manual_seed(seed)
@@ -252,13 +248,9 @@ def build_tiny_llava_next(seed: int = 0):
                                    vision_feature_select_strategy="default", num_additional_image_tokens=1,
                                    chat_template=LLAVA_NEXT_MISTRAL_CHAT_TEMPLATE)
     config = LlavaNextConfig(
-        vision_config=CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                       num_attention_heads=2, image_size=32, patch_size=8,
+        vision_config=CLIPVisionConfig(**TINY_VISION, image_size=32, patch_size=8,
                                        initializer_range=INIT_STD).to_dict(),
-        text_config=MistralConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                                  pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                                  eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        text_config=tiny_language_model(MistralConfig, tokenizer, num_key_value_heads=2).to_dict(),
         image_grid_pinpoints=pinpoints, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
@@ -293,13 +285,9 @@ def build_tiny_smolvlm(seed: int = 0):
     processor = Idefics3Processor(image_processor=image_processor, tokenizer=tokenizer, image_seq_len=4,
                                   chat_template=SMOLVLM_CHAT_TEMPLATE)
     config = Idefics3Config(
-        vision_config=Idefics3VisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                                           num_attention_heads=2, image_size=32, patch_size=8,
+        vision_config=Idefics3VisionConfig(**TINY_VISION, image_size=32, patch_size=8,
                                            initializer_range=INIT_STD).to_dict(),
-        text_config=LlamaConfig(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128,
-                                num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                                pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                                eos_token_id=tokenizer.eos_token_id, initializer_range=INIT_STD).to_dict(),
+        text_config=tiny_language_model(LlamaConfig, tokenizer, num_key_value_heads=4).to_dict(),
         scale_factor=2, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
     )
     torch.manual_seed(seed)
