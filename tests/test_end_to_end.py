@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -255,3 +256,25 @@ def test_frozen_clip_on_true_false_statements(tmp_path):
     run_cli(f"hydra.run.dir={tmp_path}", "backbone=tiny_clip", "prompt=plain", "dataset.limit=6", *SMALL)
     rows, metrics = _job_outputs(tmp_path, 6)
     assert metrics["unparsed"] == 0 and all(" | " in r["model_input"] for r in rows)
+
+
+def test_a_crashed_job_resumed_in_its_directory_equals_an_uninterrupted_one(tmp_path):
+    odd = ["dataset.limit=7", "views=left", *SMALL]
+    run_cli(f"hydra.run.dir={tmp_path / 'whole'}", *odd)
+    run_cli(f"hydra.run.dir={tmp_path / 'crashed'}", *odd)
+    crashed = tmp_path / "crashed"
+    shard = crashed / "shards" / "predictions.rank0.jsonl"
+    lines = shard.read_text().splitlines()
+    shard.write_text("\n".join(lines[:3]) + "\n" + lines[3][:40])  # killed while writing its 4th row
+    for output in ("predictions.jsonl", "metrics.json"):
+        (crashed / output).unlink()
+    run_cli(f"hydra.run.dir={crashed}", "trainer.devices=2", *odd)  # resumed on two processes
+    whole, _ = _job_outputs(tmp_path / "whole", 7)
+    resumed, metrics = _job_outputs(crashed, 7)
+    assert (metrics["resumed_samples"], metrics["partial_lines_dropped"], metrics["world_size"]) == (3, 1, 2)
+    assert [(r["id"], r["prediction"]) for r in resumed] == [(r["id"], r["prediction"]) for r in whole]
+    assert [r["p_yes"] for r in resumed] == pytest.approx([r["p_yes"] for r in whole], abs=1e-5)
+
+    proc = subprocess.run([sys.executable, "-m", "zerovlm", f"hydra.run.dir={crashed}", "prompt=plain", *odd],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode != 0 and "made by another setting than this job's" in proc.stderr

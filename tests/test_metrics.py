@@ -101,3 +101,18 @@ def test_calibrated_threshold_is_chosen_on_dev_and_applied_to_test():
 def test_no_calibration_without_dev_or_without_p_yes():
     assert "calibrated" not in compute_metrics([_p(0, "test", True, 0.9), _p(1, "test", False, 0.2)])
     assert "calibrated" not in compute_metrics([row(0, "dev", True, True), row(1, "test", True, None)])
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_and_any_other_bad_line_fails(tmp_path):
+    from zerovlm.writer import completed, read_shards
+
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    good = json.dumps(row(0, "dev", True, True))
+    (shards / "predictions.rank0.jsonl").write_text(good + "\n" + good.replace("s0", "s1") + "\n" + good[:25])
+    rows, partial = read_shards(shards)
+    assert [r["id"] for r in rows] == ["s0", "s1"] and partial == 1
+    assert completed(tmp_path) == ({"s0", "s1"}, 1)
+    (shards / "predictions.rank0.jsonl").write_text(good + "\n" + good[:25] + "\n" + good + "\n")
+    with pytest.raises(ValueError, match=r"predictions.rank0.jsonl:2: not a prediction row"):
+        read_shards(shards)

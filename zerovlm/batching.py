@@ -22,6 +22,23 @@ class LengthSortedSampler(Sampler[int]):
         return len(self.order)
 
 
+class Remaining:
+    """The samples of a dataset still to score (a resumed job), with their text lengths for sorting."""
+
+    def __init__(self, dataset, indices: list[int]) -> None:
+        self.dataset, self.indices = dataset, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        return self.dataset[self.indices[i]]
+
+    def text_lengths(self) -> list[int]:
+        lengths = self.dataset.text_lengths()
+        return [lengths[i] for i in self.indices]
+
+
 def padding_waste(lengths: Sequence[int], batches: Sequence[Sequence[int]]) -> float:
     """The share of padded positions when each batch is padded to its longest row."""
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)

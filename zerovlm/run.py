@@ -13,10 +13,11 @@ import lightning.pytorch as pl
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from hydra.utils import instantiate
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
-from zerovlm.batching import LengthSortedSampler
+from zerovlm.batching import LengthSortedSampler, Remaining
 from zerovlm.cache import ViewCache
 from zerovlm.distributed import build_trainer, clean_job_environment
 from zerovlm.metrics import compute_metrics
@@ -27,10 +28,12 @@ from zerovlm.view_stages import OracleGapModule, RenderViewsModule, view_gap_met
 from zerovlm.views import ViewMaker
 from zerovlm.visualize import samples_png
 from zerovlm.wandb_report import log_to_wandb
-from zerovlm.writer import ShardedPredictionWriter, merge_shards
+from zerovlm.writer import ShardedPredictionWriter, check_signature, completed, merge_shards
 
 log = logging.getLogger(__name__)
 STAGES = ("evaluate", "render", "compare_views")
+# what must match for a job to resume from the shards in its directory (not trainer, logger, paths)
+SIGNATURE = ("stage", "dataset", "views", "generator", "layout", "prompt", "backbone", "prior", "seed")
 CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers test the pipeline, not a VLM"
 
 # Lightning adds console handlers of its own on import; without them Hydra's handlers print and file its records.
@@ -82,24 +85,33 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         module, batch_size = RenderViewsModule(views, Layout(**cfg.layout), prior), cfg.generator.get("batch_size", 8)
     else:
         module, batch_size = OracleGapModule(views), cfg.generator.get("batch_size", 8)
+    key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
+    check_signature(output_dir, {k: OmegaConf.to_container(cfg[k]) if OmegaConf.is_config(cfg[k]) else cfg[k]
+                                 for k in SIGNATURE})
+    done, partial = completed(output_dir, key)  # a job run again in its directory scores only what is missing
+    if rank_zero_only.rank == 0:
+        for stale in (output_dir / "shards").glob("stats.rank*.json"):
+            stale.unlink()
+    remaining = Remaining(dataset, [i for i, sid in enumerate(dataset.sample_ids()) if sid not in done])
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
                                                                                         cfg.num_sample_images)])
-    sampler = LengthSortedSampler(dataset.text_lengths()) if cfg.sort_by_length else None
-    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, collate_fn=list,
+    sampler = LengthSortedSampler(remaining.text_lengths()) if cfg.sort_by_length else None
+    loader = DataLoader(remaining, batch_size=batch_size, sampler=sampler, collate_fn=list,
                         num_workers=cfg.num_workers)
     setup_seconds = perf_counter() - start
-    trainer.predict(module, dataloaders=loader, return_predictions=False)
-    if not trainer.is_global_zero:
+    if len(remaining):
+        trainer.predict(module, dataloaders=loader, return_predictions=False)
+    if rank_zero_only.rank != 0:
         return None
 
-    key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
     rows, stats = merge_shards(output_dir, expected=len(dataset), key=key)
     scores = {"evaluate": compute_metrics, "render": lambda r: {"n": len(r)},
               "compare_views": view_gap_metrics}[cfg.stage](rows)
     metrics = {
         **scores,
         "views_generated": stats["views_generated"], "views_cached": stats["views_cached"],
-        "world_size": stats["world_size"], "duplicates_removed": stats["duplicates_removed"],
+        "world_size": trainer.world_size, "duplicates_removed": stats["duplicates_removed"],
+        "resumed_samples": len(done), "partial_lines_dropped": partial,
         "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
                     "total": round(perf_counter() - start, 4)},
         "skipped": dict(getattr(dataset, "skipped", {})),

@@ -3,6 +3,10 @@
 Rank r appends to shards/predictions.rank{r}.jsonl after every batch (flushed), and at the end writes
 shards/stats.rank{r}.json (view counts, seconds per stage). After a barrier, `merge_shards` on rank 0 keeps one
 row per sample id and checks that the count equals the dataset size.
+
+Resuming: a job run again in the same directory (`hydra.run.dir=...`) scores only the samples its shards do
+not hold yet, with any number of ranks; a line cut short by a crash is dropped and its sample scored again.
+`shards/signature.json` makes sure the shards were written by the same setting.
 """
 
 from __future__ import annotations
@@ -25,7 +29,12 @@ class ShardedPredictionWriter(BasePredictionWriter):
     def on_predict_start(self, trainer, pl_module) -> None:
         self.shards.mkdir(parents=True, exist_ok=True)
         self.inputs.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.shards / f"predictions.rank{trainer.global_rank}.jsonl", "w")
+        path = self.shards / f"predictions.rank{trainer.global_rank}.jsonl"
+        if path.exists():  # resuming: a last line cut short by the crash goes, its sample is scored again
+            data = path.read_bytes()
+            if data and not data.endswith(b"\n"):
+                path.write_bytes(data[:data.rfind(b"\n") + 1])
+        self._file = open(path, "a")
 
     def write_on_batch_end(self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx=0):
         for row in prediction["rows"]:
@@ -47,17 +56,54 @@ class ShardedPredictionWriter(BasePredictionWriter):
         trainer.strategy.barrier("zerovlm-merge")
 
 
+def read_shards(shards: Path) -> tuple[list[dict], int]:
+    """Every row in the shards, and how many last lines were cut short (a crash mid-write) and dropped."""
+    rows, partial = [], 0
+    for path in sorted(shards.glob("predictions.rank*.jsonl")):
+        lines = path.read_text().split("\n")
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number < len(lines) - 1 or lines[-1] == "":  # only an unterminated last line can be cut short
+                    raise ValueError(f"{path}:{number}: not a prediction row: {line[:80]!r}") from None
+                partial += 1
+    return rows, partial
+
+
+def completed(output_dir: str | Path, key: str = "id") -> tuple[set[str], int]:
+    """The samples (by `key`) whose rows the job directory's shards already hold, and the lines cut short."""
+    shards = Path(output_dir) / "shards"
+    if not shards.is_dir():
+        return set(), 0
+    rows, partial = read_shards(shards)
+    return {row[key] for row in rows}, partial
+
+
+def check_signature(output_dir: str | Path, signature: dict) -> None:
+    """Record what produced the shards, or fail if they come from another setting."""
+    from zerovlm.files import write_bytes_atomic
+
+    path = Path(output_dir) / "shards" / "signature.json"
+    text = json.dumps(signature, sort_keys=True, indent=1)
+    if path.exists() and path.read_text() != text:
+        raise RuntimeError(f"{path.parent}: these predictions were made by another setting than this job's; "
+                           "run it in a new directory (or delete the shards to start over)")
+    write_bytes_atomic(path, text.encode())
+
+
 def merge_shards(output_dir: str | Path, expected: int, key: str = "id") -> tuple[list[dict], dict]:
     """(rows sorted by id, one per id; summed stats). Fails unless rows name exactly `expected` samples (by `key`:
     a stage with several rows per sample names it in another field)."""
     shards = Path(output_dir) / "shards"
     rows: dict[str, dict] = {}
     duplicates = 0
-    for path in sorted(shards.glob("predictions.rank*.jsonl")):
-        for line in path.read_text().splitlines():
-            row = json.loads(line)
-            duplicates += row["id"] in rows
-            rows.setdefault(row["id"], row)
+    all_rows, _ = read_shards(shards)
+    for row in all_rows:
+        duplicates += row["id"] in rows
+        rows.setdefault(row["id"], row)
     scored = len({row[key] for row in rows.values()})
     if scored != expected:
         raise RuntimeError(f"{shards}: {scored} samples were scored but the dataset has {expected}; "

@@ -57,6 +57,9 @@ class RecordDataset:
     def __len__(self) -> int:
         return len(self.records)
 
+    def sample_ids(self) -> list[str]:
+        return [r.id for r in self.records]
+
     def text_lengths(self) -> list[int]:
         """Characters of text per sample (statement and options), for length-sorted batches."""
         return [len(r.statement) + sum(len(o) for o in r.options or []) for r in self.records]

@@ -146,6 +146,9 @@ class SyntheticDataset:
     def __len__(self) -> int:
         return len(self.records)
 
+    def sample_ids(self) -> list[str]:
+        return [r["id"] for r in self.records]
+
     def text_lengths(self) -> list[int]:
         """Characters of each statement, for length-sorted batches."""
         return [len(statement(r["subject"], r["relation"], r["object"])) for r in self.records]
