@@ -70,29 +70,9 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dataset = instantiate(cfg.dataset)
     views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir), seed=cfg.seed)
-    setting = {"stage": cfg.stage, "dataset": cfg.dataset.name, "view_set": cfg.views.name,
-               "generator": cfg.generator.name, "seed": cfg.seed}
-    backbone = None
-    prior = instantiate(cfg.prior) if cfg.get("prior") is not None and cfg.stage != "compare_views" else None
-    setting["prior"] = cfg.prior.name if prior is not None else None
-    if cfg.stage == "evaluate":
-        backbone = instantiate(cfg.backbone)
-        setting.update(layout=cfg.layout.name, prompt_name=cfg.prompt.name, backbone=cfg.backbone.name,
-                       scoring=cfg.backbone.scoring)
-        module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting, prior)
-        batch_size = cfg.backbone.batch_size
-    elif cfg.stage == "render":
-        module, batch_size = RenderViewsModule(views, Layout(**cfg.layout), prior), cfg.generator.get("batch_size", 8)
-    else:
-        module, batch_size = OracleGapModule(views), cfg.generator.get("batch_size", 8)
+    module, batch_size, backbone, setting = build_stage(cfg, views)
     key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
-    check_signature(output_dir, {k: OmegaConf.to_container(cfg[k]) if OmegaConf.is_config(cfg[k]) else cfg[k]
-                                 for k in SIGNATURE})
-    done, partial = completed(output_dir, key)  # a job run again in its directory scores only what is missing
-    if rank_zero_only.rank == 0:
-        for stale in (output_dir / "shards").glob("stats.rank*.json"):
-            stale.unlink()
-    remaining = Remaining(dataset, [i for i, sid in enumerate(dataset.sample_ids()) if sid not in done])
+    remaining, done, partial = resume(cfg, output_dir, dataset, key)
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
                                                                                         cfg.num_sample_images)])
     sampler = LengthSortedSampler(remaining.text_lengths()) if cfg.sort_by_length else None
@@ -120,6 +100,36 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     }
     write_outputs(cfg, output_dir, rows, metrics)
     return metrics
+
+
+def build_stage(cfg: DictConfig, views: ViewMaker):
+    """(LightningModule, loader batch size, backbone or None, names of the setting) for the job's stage."""
+    setting = {"stage": cfg.stage, "dataset": cfg.dataset.name, "view_set": cfg.views.name,
+               "generator": cfg.generator.name, "seed": cfg.seed}
+    prior = instantiate(cfg.prior) if cfg.get("prior") is not None and cfg.stage != "compare_views" else None
+    setting["prior"] = cfg.prior.name if prior is not None else None
+    if cfg.stage == "evaluate":
+        backbone = instantiate(cfg.backbone)
+        setting.update(layout=cfg.layout.name, prompt_name=cfg.prompt.name, backbone=cfg.backbone.name,
+                       scoring=cfg.backbone.scoring)
+        module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting, prior)
+        return module, cfg.backbone.batch_size, backbone, setting
+    batch_size = cfg.generator.get("batch_size", 8)
+    if cfg.stage == "render":
+        return RenderViewsModule(views, Layout(**cfg.layout), prior), batch_size, None, setting
+    return OracleGapModule(views), batch_size, None, setting
+
+
+def resume(cfg: DictConfig, output_dir: Path, dataset, key: str) -> tuple[Remaining, set[str], int]:
+    """The samples still to score: all of them in a new job directory, the missing ones in a crashed job's."""
+    check_signature(output_dir, {k: OmegaConf.to_container(cfg[k]) if OmegaConf.is_config(cfg[k]) else cfg[k]
+                                 for k in SIGNATURE})
+    done, partial = completed(output_dir, key)
+    if rank_zero_only.rank == 0:  # this run's view counts and timings replace the crashed run's
+        for stale in (output_dir / "shards").glob("stats.rank*.json"):
+            stale.unlink()
+    remaining = Remaining(dataset, [i for i, sid in enumerate(dataset.sample_ids()) if sid not in done])
+    return remaining, done, partial
 
 
 def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: dict) -> None:
