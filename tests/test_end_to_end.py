@@ -278,3 +278,23 @@ def test_a_crashed_job_resumed_in_its_directory_equals_an_uninterrupted_one(tmp_
     proc = subprocess.run([sys.executable, "-m", "zerovlm", f"hydra.run.dir={crashed}", "prompt=plain", *odd],
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode != 0 and "made by another setting than this job's" in proc.stderr
+
+
+def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_dir):
+    import shutil
+    import time
+
+    data = tmp_path / "release"
+    shutil.copytree(whatsup_dir, data)
+    (data / "controlled_images" / "mug_under_plate.jpeg").unlink()  # the 2nd record: rank 1's sample
+    start = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "zerovlm", f"hydra.run.dir={tmp_path / 'run'}", "dataset=whatsup_a",
+         f"paths.whatsup_dir={data}", "dataset.task=original", "dataset.splits=[dev,test]", "dataset.limit=2",
+         "sort_by_length=false",
+         "backbone.batch_size=1", "trainer.devices=2"],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, timeout=240)
+    assert proc.returncode != 0
+    assert time.monotonic() - start < 120
+    assert "mug_under_plate.jpeg does not exist" in proc.stderr + proc.stdout
+    assert not (tmp_path / "run" / "metrics.json").exists()
