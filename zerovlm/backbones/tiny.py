@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from zerovlm.files import ensure_pretrained
+from zerovlm.hf_classes import image_processor_class
 
 # LLaVA-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as the llava-hf processors template it.
 LLAVA_CHAT_TEMPLATE = (
@@ -101,10 +102,7 @@ def build_tiny_llava(seed: int = 0):
     import torch
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
-    try:  # transformers >= 5 names the PIL backend; the default one would want torchvision
-        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
-    except ImportError:
-        from transformers import CLIPImageProcessor
+    CLIPImageProcessor = image_processor_class("CLIPImageProcessor")
 
     tokenizer = build_tiny_tokenizer()
     image_size, patch = 32, 8
@@ -135,10 +133,7 @@ def build_tiny_clip(seed: int = 0):
     import torch
     from transformers import CLIPConfig, CLIPModel, CLIPProcessor, CLIPTextConfig, CLIPVisionConfig
 
-    try:
-        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
-    except ImportError:
-        from transformers import CLIPImageProcessor
+    CLIPImageProcessor = image_processor_class("CLIPImageProcessor")
 
     tokenizer = build_tiny_tokenizer(wrap_in_bos_eos=True, padding_side="right")
     text = CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
@@ -164,10 +159,7 @@ def build_tiny_instructblip(seed: int = 0):
         LlamaConfig,
     )
 
-    try:
-        from transformers import BlipImageProcessorPil as BlipImageProcessor
-    except ImportError:
-        from transformers import BlipImageProcessor
+    BlipImageProcessor = image_processor_class("BlipImageProcessor")
 
     tokenizer = build_tiny_tokenizer(image_token=False)
     qformer_tokenizer = build_tiny_tokenizer(image_token=False, padding_side="right")
@@ -204,10 +196,7 @@ def build_tiny_paligemma(seed: int = 0):
         SiglipVisionConfig,
     )
 
-    try:
-        from transformers import SiglipImageProcessorPil as SiglipImageProcessor
-    except ImportError:
-        from transformers import SiglipImageProcessor
+    SiglipImageProcessor = image_processor_class("SiglipImageProcessor")
 
     tokenizer = build_tiny_tokenizer()
     image_processor = SiglipImageProcessor(size={"height": 32, "width": 32})
@@ -235,10 +224,7 @@ def build_tiny_llava_next(seed: int = 0):
         MistralConfig,
     )
 
-    try:
-        from transformers import LlavaNextImageProcessorPil as LlavaNextImageProcessor
-    except ImportError:
-        from transformers import LlavaNextImageProcessor
+    LlavaNextImageProcessor = image_processor_class("LlavaNextImageProcessor")
 
     tokenizer = build_tiny_tokenizer()
     pinpoints = [[32, 32], [32, 64], [64, 32], [64, 64]]
@@ -272,10 +258,7 @@ def build_tiny_smolvlm(seed: int = 0):
         LlamaConfig,
     )
 
-    try:
-        from transformers import Idefics3ImageProcessorPil as Idefics3ImageProcessor
-    except ImportError:
-        from transformers import Idefics3ImageProcessor
+    Idefics3ImageProcessor = image_processor_class("Idefics3ImageProcessor")
 
     tokenizer = build_tiny_tokenizer(image_token=False)
     tokenizer.add_special_tokens({"additional_special_tokens": ["<fake_token_around_image>", "<global-img>",

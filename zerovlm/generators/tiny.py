@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from zerovlm.files import save_dir_atomic
+from zerovlm.hf_classes import image_processor_class
 
 SIZE = 64  # input and output pixels; the VAE halves them: 32 x 32 latents
 
@@ -19,10 +20,7 @@ def build_tiny_zero123(seed: int = 0):
 
     from zerovlm.generators.zero123 import CCProjection, Zero123Pipeline, reference_scheduler
 
-    try:
-        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
-    except ImportError:
-        from transformers import CLIPImageProcessor
+    CLIPImageProcessor = image_processor_class("CLIPImageProcessor")
 
     torch.manual_seed(seed)
     embed = 32

@@ -39,6 +39,7 @@ from transformers import CLIPVisionModelWithProjection
 from zerovlm.files import folder_digest
 from zerovlm.generators.base import ViewGenerator
 from zerovlm.generators.foreground import Foreground
+from zerovlm.hf_classes import image_processor_class
 
 VARIANTS = ("zero123", "stable_zero123")
 PREPROCESS = ("pad", "resize")
@@ -70,10 +71,7 @@ def pose_embedding(polar: float, azimuth: float, radius: float, variant: str = "
 
 
 def _feature_extractor(path, revision):
-    try:  # transformers >= 5 names the PIL backend; the default one would want torchvision
-        from transformers import CLIPImageProcessorPil as CLIPImageProcessor
-    except ImportError:
-        from transformers import CLIPImageProcessor
+    CLIPImageProcessor = image_processor_class("CLIPImageProcessor")
     return CLIPImageProcessor.from_pretrained(path, subfolder="feature_extractor", revision=revision)
 
 

@@ -7,16 +7,14 @@ import os
 from pathlib import Path
 
 from zerovlm.files import ensure_pretrained
+from zerovlm.hf_classes import image_processor_class
 
 
 def build_tiny_depth_anything(seed: int = 0):
     import torch
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
-    try:
-        from transformers import DPTImageProcessorPil as DPTImageProcessor
-    except ImportError:
-        from transformers import DPTImageProcessor
+    DPTImageProcessor = image_processor_class("DPTImageProcessor")
 
     backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=64,
                             image_size=56, patch_size=14, out_indices=[1, 2, 3, 4], reshape_hidden_states=False,
@@ -38,10 +36,7 @@ def build_tiny_owlv2(seed: int = 0):
     import torch
     from transformers import Owlv2Config, Owlv2ForObjectDetection, Owlv2Processor, Owlv2TextConfig, Owlv2VisionConfig
 
-    try:
-        from transformers import Owlv2ImageProcessorPil as Owlv2ImageProcessor
-    except ImportError:
-        from transformers import Owlv2ImageProcessor
+    Owlv2ImageProcessor = image_processor_class("Owlv2ImageProcessor")
 
     from zerovlm.backbones.tiny import build_tiny_tokenizer
 
@@ -74,10 +69,7 @@ def build_tiny_sam(seed: int = 0):
         SamVisionConfig,
     )
 
-    try:
-        from transformers import SamImageProcessorPil as SamImageProcessor
-    except ImportError:
-        from transformers import SamImageProcessor
+    SamImageProcessor = image_processor_class("SamImageProcessor")
 
     vision = SamVisionConfig(hidden_size=32, output_channels=16, num_hidden_layers=2, num_attention_heads=2,
                              image_size=64, patch_size=16, mlp_dim=64, global_attn_indexes=[1], window_size=2,
