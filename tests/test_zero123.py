@@ -128,7 +128,7 @@ def test_vae_latents_are_the_unscaled_mode(generator, samples):
     image = preprocess(samples[0].image, 64, "pad")
     with torch.no_grad():
         _, latents = pipe.encode([image], 64)
-        pixels = torch.from_numpy(np.asarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
         expected = pipe.vae.encode(pixels).latent_dist.mode()
     torch.testing.assert_close(latents, expected)
 
