@@ -15,11 +15,12 @@ class Foreground:
         from transformers import pipeline
 
         self.model, self.revision = model, revision
+        self.weights = folder_digest(model)  # once: the fingerprint is asked for every view
         self.background = set(background_labels)
         self.segment = pipeline("image-segmentation", model=model, revision=revision)
 
     def fingerprint(self) -> dict:
-        return {"segmenter": self.model, "revision": self.revision, "weights": folder_digest(self.model),
+        return {"segmenter": self.model, "revision": self.revision, "weights": self.weights,
                 "background_labels": sorted(self.background)}
 
     def mask(self, image: Image.Image) -> np.ndarray:

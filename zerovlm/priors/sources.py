@@ -31,6 +31,7 @@ class DepthEstimator:
 
             ensure_tiny_depth_anything(model, seed)
         self.model_id, self.revision = model, revision
+        self.weights = folder_digest(model)  # once: the fingerprint is asked for every sample
         self.processor = AutoImageProcessor.from_pretrained(model, revision=revision)
         self.model = AutoModelForDepthEstimation.from_pretrained(model, revision=revision).eval()
         self.kind = kind or getattr(self.model.config, "depth_estimation_type", None) or "relative"
@@ -41,7 +42,7 @@ class DepthEstimator:
 
     def fingerprint(self) -> dict:
         return {"depth": self.model_id, "revision": self.revision, "kind": self.kind,
-                "weights": folder_digest(self.model_id)}
+                "weights": self.weights}
 
     def depth(self, image: Image.Image) -> np.ndarray:
         torch = self.torch
@@ -67,6 +68,7 @@ class ZeroShotDetector:
 
             ensure_tiny_owlv2(model, seed)
         self.model_id, self.revision, self.threshold = model, revision, threshold
+        self.weights = folder_digest(model)
         self.pipe = pipeline("zero-shot-object-detection", model=model, revision=revision)
 
     def to(self, device) -> None:
@@ -77,7 +79,7 @@ class ZeroShotDetector:
 
     def fingerprint(self) -> dict:
         return {"detector": self.model_id, "revision": self.revision, "threshold": self.threshold,
-                "weights": folder_digest(self.model_id)}
+                "weights": self.weights}
 
     def boxes(self, image: Image.Image, names: list[str]) -> dict[str, tuple[int, int, int, int] | None]:
         found: dict[str, tuple[float, tuple[int, int, int, int]]] = {}
@@ -100,6 +102,7 @@ class BoxSegmenter:
 
             ensure_tiny_sam(model, seed)
         self.model_id, self.revision, self.torch = model, revision, torch
+        self.weights = folder_digest(model)
         self.processor = SamProcessor.from_pretrained(model, revision=revision)
         self.model = SamModel.from_pretrained(model, revision=revision).eval()
 
@@ -107,7 +110,7 @@ class BoxSegmenter:
         self.model.to(device)
 
     def fingerprint(self) -> dict:
-        return {"segmenter": self.model_id, "revision": self.revision, "weights": folder_digest(self.model_id)}
+        return {"segmenter": self.model_id, "revision": self.revision, "weights": self.weights}
 
     def mask(self, image: Image.Image, box: tuple[int, int, int, int]) -> np.ndarray:
         inputs = self.processor(images=image, input_boxes=[[list(map(float, box))]], return_tensors="pt")
