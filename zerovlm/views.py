@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from zerovlm.cache import ViewCache, image_digest
+from zerovlm.cache import ViewCache
 from zerovlm.data.sample import Sample
 from zerovlm.seeding import derived_seed
 
@@ -111,5 +111,3 @@ class ViewMaker:
         return [[(pose, sample.image if key is None else found[key]) for pose, key in zip(sp, sk, strict=True)]
                 for sample, sp, sk in zip(samples, poses, keys, strict=True)]
 
-
-__all__ = ["Pose", "ViewMaker", "derived_seed", "image_digest", "random_pose", "resolve_poses"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from pathlib import Path
 
 import numpy as np
 
@@ -130,7 +129,3 @@ class SpatialPrior:
     def __call__(self, sample: Sample) -> tuple[str, dict]:
         scene = self.scene(sample)
         return self.text(scene), scene
-
-
-def cache_dir(root: str | Path) -> str:
-    return str(Path(root) / "priors")
