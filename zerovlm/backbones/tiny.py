@@ -29,6 +29,16 @@ LLAVA_CHAT_TEMPLATE = (
 # over (0, 1)) instead of being one near-constant 0.5, so a run shows that its inputs reach the model. They are
 # still random weights, and still answer at chance.
 INIT_STD = 0.2
+def random_model(model_class, config, tokenizer, seed: int):
+    """A generative model of `config` with weights drawn from `seed`, padding as its tokenizer does."""
+    import torch
+
+    torch.manual_seed(seed)
+    model = model_class(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
+
+
 # The tiny towers every family shares: vision 2 layers of 32, language 2 layers of 64.
 TINY_VISION = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2}
 
@@ -99,7 +109,6 @@ def build_tiny_tokenizer(wrap_in_bos_eos: bool = False, image_token: bool = True
 
 def build_tiny_llava(seed: int = 0):
     """(model, processor) of a LLaVA with a 2-layer CLIP vision tower and a 2-layer Llama, random weights."""
-    import torch
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
 
     CLIPImageProcessor = image_processor_class("CLIPImageProcessor")
@@ -122,10 +131,7 @@ def build_tiny_llava(seed: int = 0):
         vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
     config.initializer_range = INIT_STD
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, processor
+    return random_model(LlavaForConditionalGeneration, config, tokenizer, seed), processor
 
 
 def build_tiny_clip(seed: int = 0):
@@ -149,7 +155,6 @@ def build_tiny_clip(seed: int = 0):
 
 def build_tiny_instructblip(seed: int = 0):
     """(model, processor) of an InstructBLIP (vision tower, Q-Former with 4 queries, Llama as its Vicuna)."""
-    import torch
     from transformers import (
         InstructBlipConfig,
         InstructBlipForConditionalGeneration,
@@ -179,15 +184,11 @@ def build_tiny_instructblip(seed: int = 0):
         num_query_tokens=queries, image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         initializer_range=INIT_STD,
     )
-    torch.manual_seed(seed)
-    model = InstructBlipForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, processor
+    return random_model(InstructBlipForConditionalGeneration, config, tokenizer, seed), processor
 
 
 def build_tiny_paligemma(seed: int = 0):
     """(model, processor) of a PaliGemma 2 (SigLIP vision tower, Gemma 2), random weights; no chat template."""
-    import torch
     from transformers import (
         Gemma2Config,
         PaliGemmaConfig,
@@ -207,15 +208,11 @@ def build_tiny_paligemma(seed: int = 0):
         text_config=tiny_language_model(Gemma2Config, tokenizer, num_key_value_heads=2, head_dim=16).to_dict(),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"), projection_dim=64,
     )
-    torch.manual_seed(seed)
-    model = PaliGemmaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, processor
+    return random_model(PaliGemmaForConditionalGeneration, config, tokenizer, seed), processor
 
 
 def build_tiny_llava_next(seed: int = 0):
     """(model, processor) of a LLaVA-NeXT (any-resolution tiles of a 2-layer CLIP tower, Mistral), random."""
-    import torch
     from transformers import (
         CLIPVisionConfig,
         LlavaNextConfig,
@@ -241,15 +238,11 @@ def build_tiny_llava_next(seed: int = 0):
         vision_feature_select_strategy="default", vision_feature_layer=-1,
     )
     config.initializer_range = INIT_STD
-    torch.manual_seed(seed)
-    model = LlavaNextForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, processor
+    return random_model(LlavaNextForConditionalGeneration, config, tokenizer, seed), processor
 
 
 def build_tiny_smolvlm(seed: int = 0):
     """(model, processor) of a SmolVLM (Idefics3: image split into tiles + a global view, Llama), random."""
-    import torch
     from transformers import (
         Idefics3Config,
         Idefics3ForConditionalGeneration,
@@ -273,10 +266,7 @@ def build_tiny_smolvlm(seed: int = 0):
         text_config=tiny_language_model(LlamaConfig, tokenizer, num_key_value_heads=4).to_dict(),
         scale_factor=2, image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
     )
-    torch.manual_seed(seed)
-    model = Idefics3ForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, processor
+    return random_model(Idefics3ForConditionalGeneration, config, tokenizer, seed), processor
 
 
 BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip,
