@@ -199,29 +199,58 @@ def test_a_real_checkpoint_offline_fails_saying_what_to_do(monkeypatch):
         HFVisionLanguageModel(name="llava15_7b", model="llava-hf/llava-1.5-7b-hf")
 
 
-FAMILIES = {"instructblip": ("{prompt}", "InstructBlipForConditionalGeneration"),
-            "paligemma": ("<image>answer en {prompt}", "PaliGemmaForConditionalGeneration"),
-            "llava_next": (None, "LlavaNextForConditionalGeneration"),
-            "smolvlm": (None, "Idefics3ForConditionalGeneration")}
+FAMILIES = {"instructblip": ("{prompt}", "InstructBlipForConditionalGeneration", False),
+            "paligemma": ("<image>answer en {prompt}", "PaliGemmaForConditionalGeneration", False),
+            "llava_next": (None, "LlavaNextForConditionalGeneration", False),
+            "smolvlm": (None, "Idefics3ForConditionalGeneration", True),
+            "qwen2_5_vl": (None, "Qwen2_5_VLForConditionalGeneration", True),
+            "llava_onevision": (None, "LlavaOnevisionForConditionalGeneration", True)}
+NEEDS_TORCHVISION = {"qwen2_5_vl", "llava_onevision"}  # their processors carry a torchvision video processor
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.torchvision) if f in NEEDS_TORCHVISION else f
+                                    for f in sorted(FAMILIES)])
 def test_other_families_through_the_same_adapter_batch_invariant(family, images):
     from conftest import SESSION_CACHE
 
-    prompt_format, architecture = FAMILIES[family]
+    prompt_format, architecture, multi_image = FAMILIES[family]
+    # single images, and (multi-image families) two images per prompt, which layout=separate gives
+    pictures = [images, [images[:2], images[2:], images[1:3], images[::-1][:2]]] if multi_image else [images]
     for scoring in ("likelihood", "generate"):
         backbone = HFVisionLanguageModel(name=f"tiny_{family}", tiny_random=family, prompt_format=prompt_format,
                                          model=str(SESSION_CACHE / "models" / f"tiny_{family}"), scoring=scoring,
-                                         multi_image=family == "smolvlm")
+                                         multi_image=multi_image)
         assert type(backbone.model).__name__ == architecture
         if prompt_format:
             assert backbone.chat_text("Is it?") == prompt_format.format(prompt="Is it?")
-        batched = backbone.score(images, PROMPTS)
-        alone = [backbone.score([im], [p])[0] for im, p in zip(images, PROMPTS, strict=True)]
-        if scoring == "likelihood":
-            assert [b["p_yes"] for b in batched] == pytest.approx([a["p_yes"] for a in alone], abs=1e-5)
-        else:
-            assert [b["raw"] for b in batched] == [a["raw"] for a in alone]
+        for picture in pictures:
+            batched = backbone.score(picture, PROMPTS)
+            alone = [backbone.score([im], [p])[0] for im, p in zip(picture, PROMPTS, strict=True)]
+            if scoring == "likelihood":
+                assert [b["p_yes"] for b in batched] == pytest.approx([a["p_yes"] for a in alone], abs=1e-5)
+            else:
+                assert [b["raw"] for b in batched] == [a["raw"] for a in alone]
     choice = backbone.choose(images[:1], ["Describe the image."], [["A cube", "A sphere on a cube"]])[0]
     assert len(choice["scores"]) == 2
+
+
+@pytest.mark.torchvision
+@pytest.mark.parametrize("family", sorted(NEEDS_TORCHVISION))
+def test_every_image_reaches_a_multi_image_model(family, images):
+    """Changing the second of two images changes p_yes: the model sees both, not only the first."""
+    from conftest import SESSION_CACHE
+
+    backbone = HFVisionLanguageModel(name=f"tiny_{family}", tiny_random=family, multi_image=True,
+                                     model=str(SESSION_CACHE / "models" / f"tiny_{family}"))
+    first, second = backbone.score([[images[0], images[1]], [images[0], images[2]]], PROMPTS[:1] * 2)
+    assert first["p_yes"] != pytest.approx(second["p_yes"], abs=1e-4)
+
+
+@pytest.mark.parametrize("family", sorted(NEEDS_TORCHVISION))
+def test_a_family_that_needs_torchvision_says_how_to_get_it(family, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torchvision", None)  # as where it is not installed
+    with pytest.raises(ImportError, match=rf'tiny_random={family} needs torchvision.*pip install -e "\.\[torchvision\]"'):
+        HFVisionLanguageModel(name="t", model=str(tmp_path / "m"), tiny_random=family)
+    assert not (tmp_path / "m").exists()

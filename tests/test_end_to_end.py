@@ -224,14 +224,19 @@ def test_predictions_do_not_depend_on_batch_size(tmp_path):
     assert [r["p_yes"] for r in one] == pytest.approx([r["p_yes"] for r in eight], abs=1e-5)
 
 
-def test_separate_views_to_a_multi_image_backbone(tmp_path):
-    run_cli(f"hydra.run.dir={tmp_path}", "backbone=tiny_smolvlm", "layout=separate", "views=four", "prompt=view",
+IMAGE_TOKEN = {"tiny_smolvlm": "<image>", "tiny_qwen25_vl": "<|image_pad|>", "tiny_llava_onevision": "<image>"}
+
+
+@pytest.mark.parametrize("backbone", ["tiny_smolvlm", pytest.param("tiny_qwen25_vl", marks=pytest.mark.torchvision),
+                                      pytest.param("tiny_llava_onevision", marks=pytest.mark.torchvision)])
+def test_separate_views_to_a_multi_image_backbone(tmp_path, backbone):
+    run_cli(f"hydra.run.dir={tmp_path}", f"backbone={backbone}", "layout=separate", "views=four", "prompt=view",
             "dataset.limit=4", *SMALL)
     rows, _ = _job_outputs(tmp_path, 4)
     assert rows[0]["prompt"].startswith("The original image as the first image, the left view image as the second "
                                         "image, the right view image as the third image, and the random view image "
                                         "as the fourth image. Based on these four images.")
-    assert rows[0]["model_input"].count("<image>") == 4
+    assert rows[0]["model_input"].count(IMAGE_TOKEN[backbone]) == 4
 
 
 def test_spatialpin_prior_in_the_prompt_rendered_once_then_read_from_the_cache(tmp_path):

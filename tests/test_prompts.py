@@ -58,9 +58,12 @@ def test_join_words():
 
 # The exact model input of every backbone config for one prompt. LLaVA-1.5 configs share the conversation
 # format the tiny LLaVA's processor carries (llava-hf's "USER: <image>\n... ASSISTANT:"); configs without a chat
-# template state theirs in prompt_format. The chat templates of the other families ship only with their
-# processors, which cannot be loaded here: they are listed, so a tiny processor for them must add a snapshot.
+# template state theirs in prompt_format; the others take their family's tiny processor, whose chat template is the
+# real checkpoint's.
 PROMPT = 'Is the following statement about the image true? "The cat is on the mat." Answer yes or no.'
+QWEN2_VL_INPUT = ("<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                  f"<|vision_start|><|image_pad|><|vision_end|>{PROMPT}<|im_end|>\n<|im_start|>assistant\n")
+LLAVA_ONEVISION_INPUT = f"<|im_start|>user\n<image>\n{PROMPT}<|im_end|>\n<|im_start|>assistant\n"
 BACKBONE_INPUTS = {
     "tiny_llava": f"USER: <image>\n{PROMPT} ASSISTANT:",
     "llava15_7b": f"USER: <image>\n{PROMPT} ASSISTANT:",
@@ -73,25 +76,32 @@ BACKBONE_INPUTS = {
     "llava_next_mistral_7b": f"[INST] <image>\n{PROMPT} [/INST]",
     "tiny_smolvlm": f"<|im_start|>User:<image>{PROMPT}<end_of_utterance>\nAssistant:",
     "smolvlm": f"<|im_start|>User:<image>{PROMPT}<end_of_utterance>\nAssistant:",
+    "tiny_qwen25_vl": QWEN2_VL_INPUT,
+    "qwen25_vl_3b": QWEN2_VL_INPUT,
+    "qwen25_vl_7b": QWEN2_VL_INPUT,
+    "tiny_llava_onevision": LLAVA_ONEVISION_INPUT,
+    "llava_onevision_7b": LLAVA_ONEVISION_INPUT,
 }
-# Qwen2.5-VL's and LLaVA-OneVision's processors need a video processor, which needs torchvision: not here.
-NO_SNAPSHOT_YET = {"llava_onevision_7b", "qwen25_vl_3b", "qwen25_vl_7b"}
 CONTRASTIVE = {"tiny_clip", "clip_vit_l14_336"}  # no prompt: captions are compared with the image
 
 
-def test_every_backbone_config_has_a_model_input_snapshot_or_is_listed():
+def test_every_backbone_config_has_a_model_input_snapshot():
     from pathlib import Path
 
     names = {p.stem for p in (Path(CONFIG_PATH) / "backbone").glob("*.yaml")}
-    assert names == set(BACKBONE_INPUTS) | NO_SNAPSHOT_YET | CONTRASTIVE
+    assert names == set(BACKBONE_INPUTS) | CONTRASTIVE
 
 
 TINY_OF = {"tiny_llava": "tiny_llava", "llava15_7b": "tiny_llava", "llava15_13b": "tiny_llava",
            "tiny_llava_next": "tiny_llava_next", "llava_next_mistral_7b": "tiny_llava_next",
-           "tiny_smolvlm": "tiny_smolvlm", "smolvlm": "tiny_smolvlm"}
+           "tiny_smolvlm": "tiny_smolvlm", "smolvlm": "tiny_smolvlm",
+           "tiny_qwen25_vl": "tiny_qwen25_vl", "qwen25_vl_3b": "tiny_qwen25_vl", "qwen25_vl_7b": "tiny_qwen25_vl",
+           "tiny_llava_onevision": "tiny_llava_onevision", "llava_onevision_7b": "tiny_llava_onevision"}
+NEEDS_TORCHVISION = {"tiny_qwen25_vl", "tiny_llava_onevision"}  # processors with a torchvision video processor
 
 
-@pytest.mark.parametrize("name", sorted(BACKBONE_INPUTS))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.torchvision)
+                                  if TINY_OF.get(n) in NEEDS_TORCHVISION else n for n in sorted(BACKBONE_INPUTS)])
 def test_backbone_model_input_snapshot(name):
     from conftest import SESSION_CACHE
 

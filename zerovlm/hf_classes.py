@@ -9,3 +9,16 @@ def image_processor_class(name: str):
     import transformers
 
     return getattr(transformers, f"{name}Pil", None) or getattr(transformers, name)
+
+
+TORCHVISION_HINT = ('install torchvision with a torch it imports beside: pip install -e ".[torchvision]" '
+                    '(here: make install-torchvision, which pairs torch and torchvision)')
+
+
+def require_torchvision(what: str) -> None:
+    """Fail clearly, naming `what`, where torchvision does not import (transformers' video processors need it)."""
+    try:
+        import torchvision  # noqa: F401
+    except Exception as error:  # not installed, or a build that does not match torch (it raises at import)
+        raise ImportError(f"{what} needs torchvision, which does not import here ({error}); {TORCHVISION_HINT}") \
+            from None

@@ -23,6 +23,7 @@ from PIL import Image
 
 from zerovlm.backbones.answers import parse_answer
 from zerovlm.backbones.tiny import ensure_tiny_model
+from zerovlm.hf_classes import TORCHVISION_HINT
 
 log = logging.getLogger(__name__)
 SCORING = ("likelihood", "generate")
@@ -73,6 +74,9 @@ class HFVisionLanguageModel(torch.nn.Module):
             raise OSError(f"could not load backbone {name} from {model!r} ({error}). Offline, download it where "
                           f"there is a network (huggingface-cli download {model}) and set backbone.model to the "
                           "local folder.") from None
+        except ImportError as error:  # e.g. Qwen2.5-VL's and LLaVA-OneVision's video processors want torchvision
+            raise ImportError(f"could not load the processor of backbone {name} from {model!r}: {error}\n"
+                              f"If it names torchvision: {TORCHVISION_HINT}") from None
         self.tokenizer = self.processor.tokenizer
         self.tokenizer.padding_side = "left"  # the answer position is the last one in every row
         if prompt_format is None and not getattr(self.processor, "chat_template", None):

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 from zerovlm.files import ensure_pretrained
-from zerovlm.hf_classes import image_processor_class
+from zerovlm.hf_classes import image_processor_class, require_torchvision
 
 # LLaVA-1.5's conversation format ("USER: <image>\n... ASSISTANT:"), as the llava-hf processors template it.
 LLAVA_CHAT_TEMPLATE = (
@@ -269,13 +269,118 @@ def build_tiny_smolvlm(seed: int = 0):
     return random_model(Idefics3ForConditionalGeneration, config, tokenizer, seed), processor
 
 
+# Qwen2.5-VL-Instruct's conversation format (its chat_template.json): a default system turn, then
+# "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>...<|im_end|>\n<|im_start|>assistant\n".
+QWEN2_VL_CHAT_TEMPLATE = (
+    "{% set image_count = namespace(value=0) %}{% set video_count = namespace(value=0) %}"
+    "{% for message in messages %}{% if loop.first and message['role'] != 'system' %}"
+    "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n{% endif %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}<|im_end|>\n{% else %}"
+    "{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' or 'image' in content or 'image_url' in content %}"
+    "{% set image_count.value = image_count.value + 1 %}{% if add_vision_id %}Picture {{ image_count.value }}: "
+    "{% endif %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% elif content['type'] == 'video' or 'video' in content %}{% set video_count.value = video_count.value + 1 %}"
+    "{% if add_vision_id %}Video {{ video_count.value }}: {% endif %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif 'text' in content %}{{ content['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+# LLaVA-OneVision's conversation format, as llava-hf's conversion script gives its processors: images first,
+# one "<image>\n" each, then the text.
+LLAVA_ONEVISION_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n'}}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'image') %}{{ '<image>\n' }}{% endfor %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'video') %}{{ '<video>\n' }}{% endfor %}"
+    "{% if message['role'] != 'assistant' %}"
+    "{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}{{ content['text'] }}{% endfor %}"
+    "{% else %}{% for content in message['content'] | selectattr('type', 'equalto', 'text') %}"
+    "{% generation %}{{ content['text'] }}{% endgeneration %}{% endfor %}{% endif %}"
+    "{{'<|im_end|>' + '\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def build_tiny_qwen2_5_vl(seed: int = 0):
+    """(model, processor) of a Qwen2.5-VL (window-attention ViT with 2x2 patch merging, Qwen2 LLM with
+    multimodal rotary positions), random weights. Its processor needs torchvision (the video processor)."""
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLVideoProcessor,
+    )
+    from transformers.models.qwen2_5_vl.configuration_qwen2_5_vl import Qwen2_5_VLTextConfig, Qwen2_5_VLVisionConfig
+
+    Qwen2VLImageProcessor = image_processor_class("Qwen2VLImageProcessor")
+
+    tokenizer = build_tiny_tokenizer(image_token=False)
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|im_end|>", "<|vision_start|>",
+                                                                "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"]})
+    patch, merge = 8, 2  # a 16 x 16 pixel block becomes one LLM token
+    pixels = {"shortest_edge": 16 * 16 * 4, "longest_edge": 16 * 16 * 16}  # 4 to 16 image tokens
+    image_processor = Qwen2VLImageProcessor(size=pixels, patch_size=patch, merge_size=merge, temporal_patch_size=2)
+    video_processor = Qwen2VLVideoProcessor(size=pixels, patch_size=patch, merge_size=merge, temporal_patch_size=2)
+    processor = Qwen2_5_VLProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                    video_processor=video_processor, chat_template=QWEN2_VL_CHAT_TEMPLATE)
+    ids = tokenizer.convert_tokens_to_ids
+    vision = Qwen2_5_VLVisionConfig(depth=2, hidden_size=32, intermediate_size=64, num_heads=2, patch_size=patch,
+                                    spatial_merge_size=merge, temporal_patch_size=2, window_size=patch * merge * 2,
+                                    out_hidden_size=64, fullatt_block_indexes=[1], initializer_range=INIT_STD)
+    text = tiny_language_model(Qwen2_5_VLTextConfig, tokenizer, num_key_value_heads=2, max_position_embeddings=512,
+                               rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                                "mrope_section": [2, 3, 3]})  # head_dim 16: 8 frequencies
+    config = Qwen2_5_VLConfig(vision_config=vision.to_dict(), text_config=text.to_dict(),
+                              image_token_id=ids("<|image_pad|>"), video_token_id=ids("<|video_pad|>"),
+                              vision_start_token_id=ids("<|vision_start|>"), vision_end_token_id=ids("<|vision_end|>"))
+    config.initializer_range = INIT_STD
+    return random_model(Qwen2_5_VLForConditionalGeneration, config, tokenizer, seed), processor
+
+
+def build_tiny_llava_onevision(seed: int = 0):
+    """(model, processor) of a LLaVA-OneVision (any-resolution tiles of a 2-layer SigLIP tower, Qwen2), random.
+    Its processor needs torchvision (the video processor)."""
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionProcessor,
+        LlavaOnevisionVideoProcessor,
+        Qwen2Config,
+        SiglipVisionConfig,
+    )
+
+    LlavaOnevisionImageProcessor = image_processor_class("LlavaOnevisionImageProcessor")
+
+    tokenizer = build_tiny_tokenizer()
+    tokenizer.add_special_tokens({"additional_special_tokens": ["<video>", "<|im_start|>", "<|im_end|>"]})
+    pinpoints = [[32, 32], [32, 64], [64, 32], [64, 64]]
+    image_processor = LlavaOnevisionImageProcessor(size={"height": 32, "width": 32}, image_grid_pinpoints=pinpoints)
+    video_processor = LlavaOnevisionVideoProcessor(size={"height": 32, "width": 32})
+    processor = LlavaOnevisionProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                        video_processor=video_processor, num_image_tokens=16,  # (32 / 8) ** 2
+                                        vision_feature_select_strategy="full",
+                                        chat_template=LLAVA_ONEVISION_CHAT_TEMPLATE)
+    ids = tokenizer.convert_tokens_to_ids
+    config = LlavaOnevisionConfig(
+        vision_config=SiglipVisionConfig(**TINY_VISION, image_size=32, patch_size=8, vision_use_head=False).to_dict(),
+        text_config=tiny_language_model(Qwen2Config, tokenizer, num_key_value_heads=2).to_dict(),
+        image_grid_pinpoints=pinpoints, image_token_index=ids("<image>"), video_token_index=ids("<video>"),
+        vision_feature_select_strategy="full", vision_feature_layer=-1,
+    )
+    config.initializer_range = INIT_STD
+    return random_model(LlavaOnevisionForConditionalGeneration, config, tokenizer, seed), processor
+
+
 BUILDERS = {"llava": build_tiny_llava, "clip": build_tiny_clip, "instructblip": build_tiny_instructblip,
-            "paligemma": build_tiny_paligemma, "llava_next": build_tiny_llava_next, "smolvlm": build_tiny_smolvlm}
+            "paligemma": build_tiny_paligemma, "llava_next": build_tiny_llava_next, "smolvlm": build_tiny_smolvlm,
+            "qwen2_5_vl": build_tiny_qwen2_5_vl, "llava_onevision": build_tiny_llava_onevision}
+NEEDS_TORCHVISION = {"qwen2_5_vl", "llava_onevision"}  # their processors carry a video processor on torchvision
 
 
 def ensure_tiny_model(family: str, path: str | os.PathLike, seed: int = 0) -> Path:
     """Write the tiny random `family` checkpoint to `path` unless it is already there (atomically)."""
     if family not in BUILDERS:
         raise ValueError(f"backbone.tiny_random={family!r}: tiny random models exist for {sorted(BUILDERS)}")
+    if family in NEEDS_TORCHVISION:
+        require_torchvision(f"backbone.tiny_random={family}")
 
     return ensure_pretrained(path, lambda: BUILDERS[family](seed))
