@@ -251,6 +251,25 @@ def test_a_family_that_needs_torchvision_says_how_to_get_it(family, tmp_path, mo
     import sys
 
     monkeypatch.setitem(sys.modules, "torchvision", None)  # as where it is not installed
-    with pytest.raises(ImportError, match=rf'tiny_random={family} needs torchvision.*pip install -e "\.\[torchvision\]"'):
+    hint = r'pip install -e "\.\[torchvision\]"'
+    with pytest.raises(ImportError, match=rf"tiny_random={family} needs torchvision.*{hint}"):
         HFVisionLanguageModel(name="t", model=str(tmp_path / "m"), tiny_random=family)
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.torchvision
+def test_processor_options_reach_the_processor(tmp_path):
+    """backbone.processor_kwargs go to AutoProcessor: Qwen's max_pixels caps the image tokens of a large image."""
+    from conftest import SESSION_CACHE
+    from omegaconf import OmegaConf
+
+    model = str(SESSION_CACHE / "models" / "tiny_qwen2_5_vl")
+    big = [Image.new("RGB", (520, 264), (255, 255, 255))]
+
+    def image_tokens(**kwargs):
+        backbone = HFVisionLanguageModel(name="t", model=model, tiny_random="qwen2_5_vl", multi_image=True, **kwargs)
+        ids = backbone._inputs(big, [backbone.chat_text("Is it?")])["input_ids"][0].tolist()
+        return ids.count(backbone.tokenizer.convert_tokens_to_ids("<|image_pad|>"))
+
+    # one token per 16 x 16 pixels: the tiny processor allows up to 16, a cap of 6 x 16 x 16 pixels at most 6
+    assert image_tokens(processor_kwargs=OmegaConf.create({"max_pixels": 16 * 16 * 6})) <= 6 < image_tokens()

@@ -156,6 +156,7 @@ class HFBackboneConfig:
     device_map: str | None = None  # null: Lightning places the model; "auto": split one big model over GPUs
     quantization: str | None = None  # 4bit | 8bit (bitsandbytes, CUDA)
     trust_remote_code: bool = False
+    processor_kwargs: dict[str, Any] = field(default_factory=dict)  # to AutoProcessor, e.g. Qwen's max_pixels
     multi_image: bool = False  # takes several images per prompt (needed by layout=separate)
     prompt_format: str | None = None  # for processors without a chat template, e.g. "{prompt}"
     yes_words: list[str] = field(default_factory=lambda: ["yes", "Yes", "YES", " yes", " Yes"])

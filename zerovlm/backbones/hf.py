@@ -45,6 +45,13 @@ def _move_padding(inputs, prefix: str, to_front: bool) -> None:
             inputs[key] = value.gather(1, order)
 
 
+def _plain(options) -> dict:
+    """Options as plain Python (Hydra passes a DictConfig), for transformers."""
+    from omegaconf import DictConfig, OmegaConf
+
+    return OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options)
+
+
 def _images(picture) -> list[Image.Image]:
     return list(picture) if isinstance(picture, (list, tuple)) else [picture]
 
@@ -53,7 +60,8 @@ class HFVisionLanguageModel(torch.nn.Module):
     def __init__(self, name: str, model: str, revision: str | None = None, tiny_random: str | None = None,
                  scoring: str = "likelihood", batch_size: int = 4, max_new_tokens: int = 8,
                  dtype: str = "float32", attn_implementation: str | None = None, device_map: str | None = None,
-                 quantization: str | None = None, trust_remote_code: bool = False, multi_image: bool = False,
+                 quantization: str | None = None, trust_remote_code: bool = False, processor_kwargs=None,
+                 multi_image: bool = False,
                  prompt_format: str | None = None, yes_words=("yes", "Yes"), no_words=("no", "No"),
                  seed: int = 0) -> None:
         super().__init__()
@@ -69,7 +77,8 @@ class HFVisionLanguageModel(torch.nn.Module):
         self.tiny_random, self.multi_image, self.prompt_format = bool(tiny_random), multi_image, prompt_format
         try:
             self.processor = AutoProcessor.from_pretrained(model, revision=revision,
-                                                           trust_remote_code=trust_remote_code)
+                                                           trust_remote_code=trust_remote_code,
+                                                           **_plain(processor_kwargs or {}))
         except OSError as error:
             raise OSError(f"could not load backbone {name} from {model!r} ({error}). Offline, download it where "
                           f"there is a network (huggingface-cli download {model}) and set backbone.model to the "
