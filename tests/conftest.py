@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,6 +19,10 @@ needs_vsr = pytest.mark.skipif(not SHARED_VSR.is_dir(), reason=f"no VSR annotati
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="zerovlm-test-cache-"))
 os.environ.update(HF_HUB_OFFLINE="1", WANDB_MODE="offline", ZEROVLM_CACHE=str(SESSION_CACHE),
                   TOKENIZERS_PARALLELISM="false", WANDB_SILENT="true")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
 def _torchvision_imports() -> bool:

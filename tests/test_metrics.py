@@ -46,7 +46,7 @@ def test_merge_keeps_one_row_per_sample_and_sums_stats(tmp_path):
     _write_shard(tmp_path / "shards", 1, [row(1, "dev", True, True), row(2, "dev", True, False)], 3, 0)
     rows, stats = merge_shards(tmp_path, expected=3)
     assert [r["id"] for r in rows] == ["s0", "s1", "s2"]
-    assert stats == {"views_generated": 5, "views_cached": 1, "seconds": {"backbone": 3.0}, "world_size": 2,
+    assert stats == {"views_generated": 5, "views_cached": 1, "seconds": {"backbone": 3.0},
                      "duplicates_removed": 1, "generator_counts": {}, "prior_counts": {}}
 
 

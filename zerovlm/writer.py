@@ -109,10 +109,9 @@ def merge_shards(output_dir: str | Path, expected: int, key: str = "id") -> tupl
         raise RuntimeError(f"{shards}: {scored} samples were scored but the dataset has {expected}; "
                            "the shards are incomplete (a rank failed?)")
     stats: dict = {"views_generated": 0, "views_cached": 0, "generator_counts": {}, "prior_counts": {},
-                   "seconds": {}, "world_size": 0, "duplicates_removed": duplicates}
+                   "seconds": {}, "duplicates_removed": duplicates}
     for path in sorted(shards.glob("stats.rank*.json")):
         s = json.loads(path.read_text())
-        stats["world_size"] += 1
         stats["views_generated"] += s["views_generated"]
         stats["views_cached"] += s["views_cached"]
         for group in ("generator_counts", "prior_counts"):
