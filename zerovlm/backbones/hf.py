@@ -61,9 +61,8 @@ class HFVisionLanguageModel(torch.nn.Module):
                  scoring: str = "likelihood", batch_size: int = 4, max_new_tokens: int = 8,
                  dtype: str = "float32", attn_implementation: str | None = None, device_map: str | None = None,
                  quantization: str | None = None, trust_remote_code: bool = False, processor_kwargs=None,
-                 multi_image: bool = False,
-                 prompt_format: str | None = None, yes_words=("yes", "Yes"), no_words=("no", "No"),
-                 seed: int = 0) -> None:
+                 multi_image: bool = False, prompt_format: str | None = None, yes_words=("yes", "Yes"),
+                 no_words=("no", "No"), seed: int = 0) -> None:
         super().__init__()
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
