@@ -109,7 +109,7 @@ def build_stage(cfg: DictConfig, views: ViewMaker):
     prior = instantiate(cfg.prior) if cfg.get("prior") is not None and cfg.stage != "compare_views" else None
     setting["prior"] = cfg.prior.name if prior is not None else None
     if cfg.stage == "evaluate":
-        backbone = instantiate(cfg.backbone)
+        backbone = instantiate(cfg.backbone, _convert_="all")  # plain lists and dicts, as transformers expects
         setting.update(layout=cfg.layout.name, prompt_name=cfg.prompt.name, backbone=cfg.backbone.name,
                        scoring=cfg.backbone.scoring)
         module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting, prior)

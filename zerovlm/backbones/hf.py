@@ -45,13 +45,6 @@ def _move_padding(inputs, prefix: str, to_front: bool) -> None:
             inputs[key] = value.gather(1, order)
 
 
-def _plain(options) -> dict:
-    """Options as plain Python (Hydra passes a DictConfig), for transformers."""
-    from omegaconf import DictConfig, OmegaConf
-
-    return OmegaConf.to_container(options, resolve=True) if isinstance(options, DictConfig) else dict(options)
-
-
 def _images(picture) -> list[Image.Image]:
     return list(picture) if isinstance(picture, (list, tuple)) else [picture]
 
@@ -77,7 +70,7 @@ class HFVisionLanguageModel(torch.nn.Module):
         try:
             self.processor = AutoProcessor.from_pretrained(model, revision=revision,
                                                            trust_remote_code=trust_remote_code,
-                                                           **_plain(processor_kwargs or {}))
+                                                           **(processor_kwargs or {}))
         except OSError as error:
             raise OSError(f"could not load backbone {name} from {model!r} ({error}). Offline, download it where "
                           f"there is a network (huggingface-cli download {model}) and set backbone.model to the "
