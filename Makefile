@@ -15,6 +15,7 @@ else
 TORCH_TORCHVISION ?= torch==2.14.1 torchvision==0.29.1
 endif
 OFFLINE := HF_HUB_OFFLINE=1 WANDB_MODE=offline
+TORCHVISION_TESTS := $(OFFLINE) ZEROVLM_REQUIRE_TORCHVISION=1 $(TV_BIN)/python -m pytest -m torchvision
 
 .PHONY: install install-torchvision run test test-fast test-torchvision bench lint clean
 
@@ -42,13 +43,13 @@ run: install
 # Everything: the suite in .venv, then the tests that need torchvision in .venv-torchvision.
 test: install install-torchvision
 	$(OFFLINE) $(BIN)/python -m pytest
-	$(OFFLINE) ZEROVLM_REQUIRE_TORCHVISION=1 $(TV_BIN)/python -m pytest -m torchvision
+	$(TORCHVISION_TESTS)
 
 test-fast: install
 	$(OFFLINE) $(BIN)/python -m pytest -m "not slow"
 
 test-torchvision: install-torchvision
-	$(OFFLINE) ZEROVLM_REQUIRE_TORCHVISION=1 $(TV_BIN)/python -m pytest -m torchvision
+	$(TORCHVISION_TESTS)
 
 bench: install
 	$(OFFLINE) $(BIN)/python benchmarks/eval_throughput.py

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from zerovlm.hf_classes import torchvision_error
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_VSR = ROOT.parent / "shared" / "data" / "vsr"  # the real VSR annotation files, beside the clone
 needs_vsr = pytest.mark.skipif(not SHARED_VSR.is_dir(), reason=f"no VSR annotation files at {SHARED_VSR}")
@@ -25,19 +27,11 @@ def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(SESSION_CACHE, ignore_errors=True)
 
 
-def _torchvision_imports() -> bool:
-    try:
-        import torchvision  # noqa: F401
-    except Exception:  # not installed, or PyPI's build beside a CPU torch (it raises at import)
-        return False
-    return True
-
-
 def pytest_collection_modifyitems(config, items):
     """Tests marked `torchvision` (Qwen2.5-VL, LLaVA-OneVision) skip where torchvision does not import; `make test`
     runs them in .venv-torchvision with ZEROVLM_REQUIRE_TORCHVISION=1, where a missing torchvision is an error."""
     marked = [item for item in items if item.get_closest_marker("torchvision")]
-    if not marked or _torchvision_imports():
+    if not marked or torchvision_error() is None:
         return
     if os.environ.get("ZEROVLM_REQUIRE_TORCHVISION") == "1":
         raise pytest.UsageError("ZEROVLM_REQUIRE_TORCHVISION=1 but torchvision does not import here")

@@ -8,7 +8,7 @@ from PIL import Image
 
 from zerovlm.backbones.answers import parse_answer
 from zerovlm.backbones.hf import HFVisionLanguageModel
-from zerovlm.backbones.tiny import build_tiny_llava
+from zerovlm.backbones.tiny import NEEDS_TORCHVISION, build_tiny_llava
 from zerovlm.data.synthetic import SyntheticDataset
 
 PROMPTS = ["Is it true? Answer yes or no.", "Is the red cube to the left of the blue sphere? Answer yes or no.",
@@ -205,7 +205,6 @@ FAMILIES = {"instructblip": ("{prompt}", "InstructBlipForConditionalGeneration",
             "smolvlm": (None, "Idefics3ForConditionalGeneration", True),
             "qwen2_5_vl": (None, "Qwen2_5_VLForConditionalGeneration", True),
             "llava_onevision": (None, "LlavaOnevisionForConditionalGeneration", True)}
-NEEDS_TORCHVISION = {"qwen2_5_vl", "llava_onevision"}  # their processors carry a torchvision video processor
 
 
 @pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.torchvision) if f in NEEDS_TORCHVISION else f

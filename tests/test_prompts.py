@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from zerovlm.backbones.tiny import NEEDS_TORCHVISION
 from zerovlm.cli import CONFIG_PATH
 from zerovlm.data.synthetic import SyntheticDataset
 from zerovlm.prompts import PromptBuilder, join_words
@@ -97,11 +98,15 @@ TINY_OF = {"tiny_llava": "tiny_llava", "llava15_7b": "tiny_llava", "llava15_13b"
            "tiny_smolvlm": "tiny_smolvlm", "smolvlm": "tiny_smolvlm",
            "tiny_qwen25_vl": "tiny_qwen25_vl", "qwen25_vl_3b": "tiny_qwen25_vl", "qwen25_vl_7b": "tiny_qwen25_vl",
            "tiny_llava_onevision": "tiny_llava_onevision", "llava_onevision_7b": "tiny_llava_onevision"}
-NEEDS_TORCHVISION = {"tiny_qwen25_vl", "tiny_llava_onevision"}  # processors with a torchvision video processor
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.torchvision)
-                                  if TINY_OF.get(n) in NEEDS_TORCHVISION else n for n in sorted(BACKBONE_INPUTS)])
+def _needs_torchvision(name: str) -> bool:
+    return name in TINY_OF and OmegaConf.load(f"{CONFIG_PATH}/backbone/{TINY_OF[name]}.yaml").tiny_random \
+        in NEEDS_TORCHVISION
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.torchvision) if _needs_torchvision(n) else n
+                                  for n in sorted(BACKBONE_INPUTS)])
 def test_backbone_model_input_snapshot(name):
     from conftest import SESSION_CACHE
 

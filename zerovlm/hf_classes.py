@@ -15,10 +15,17 @@ TORCHVISION_HINT = ('install torchvision with a torch it imports beside: pip ins
                     '(here: make install-torchvision, which pairs torch and torchvision)')
 
 
-def require_torchvision(what: str) -> None:
-    """Fail clearly, naming `what`, where torchvision does not import (transformers' video processors need it)."""
+def torchvision_error() -> Exception | None:
+    """Why torchvision does not import here (not installed, or a build that does not match torch: it raises at
+    import), or None where it does."""
     try:
         import torchvision  # noqa: F401
-    except Exception as error:  # not installed, or a build that does not match torch (it raises at import)
-        raise ImportError(f"{what} needs torchvision, which does not import here ({error}); {TORCHVISION_HINT}") \
-            from None
+    except Exception as error:
+        return error
+    return None
+
+
+def require_torchvision(what: str) -> None:
+    """Fail clearly, naming `what`, where torchvision does not import (transformers' video processors need it)."""
+    if (error := torchvision_error()) is not None:
+        raise ImportError(f"{what} needs torchvision, which does not import here ({error}); {TORCHVISION_HINT}")
