@@ -107,3 +107,28 @@ def test_a_batch_sends_all_its_missing_views_in_one_call_and_shares_views_betwee
     assert views[0][1][1].tobytes() == views[1][1][1].tobytes()
     single = ViewMaker(FOUR[:3], OracleRenderer(), ViewCache(tmp_path / "other"), seed=0)
     assert [[im.tobytes() for _, im in v] for v in views] == [[im.tobytes() for _, im in single(s)] for s in samples]
+
+
+def test_checkpoint_digest_names_local_weights_or_the_cached_hub_commit(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    from zerovlm.files import checkpoint_digest
+
+    local = tmp_path / "local"
+    local.mkdir()
+    (local / "config.json").write_text("{}")
+    first = checkpoint_digest(str(local))
+    (local / "config.json").write_text('{"changed": 1}')
+    assert len(first) == 64 and checkpoint_digest(str(local)) != first
+    # a hub id: the commit of the snapshot in the cache, by the file that marks it
+    hub = tmp_path / "hub"
+    repo = hub / "models--org--model"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("c0ffee")
+    (repo / "snapshots" / "c0ffee" / "unet").mkdir(parents=True)
+    (repo / "snapshots" / "c0ffee" / "unet" / "config.json").write_text("{}")
+    (repo / "snapshots" / "c0ffee" / "config.json").write_text("{}")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(hub))
+    assert checkpoint_digest("org/model") == "c0ffee"
+    assert checkpoint_digest("org/model", marker="unet/config.json") == "c0ffee"
+    assert checkpoint_digest("org/other") is None

@@ -25,6 +25,19 @@ def folder_digest(path: str | os.PathLike) -> str | None:
     return h.hexdigest()
 
 
+def checkpoint_digest(model: str, revision: str | None = None, marker: str = "config.json") -> str | None:
+    """What names a checkpoint's weights in cache keys: the digest of a local folder, or for a hub id the commit of
+    the cached snapshot it loads from (found by its `marker` file), so a moved branch never serves stale results;
+    None for a hub id not in the cache."""
+    digest = folder_digest(model)
+    if digest is not None:
+        return digest
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(model, marker, revision=revision)  # .../snapshots/<commit>/<marker>
+    return Path(found).parents[len(Path(marker).parts) - 1].name if isinstance(found, str) else None
+
+
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

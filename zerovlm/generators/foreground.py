@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from zerovlm.files import folder_digest
+from zerovlm.files import checkpoint_digest
 
 
 class Foreground:
@@ -15,9 +15,9 @@ class Foreground:
         from transformers import pipeline
 
         self.model, self.revision = model, revision
-        self.weights = folder_digest(model)  # once: the fingerprint is asked for every view
         self.background = set(background_labels)
         self.segment = pipeline("image-segmentation", model=model, revision=revision)
+        self.weights = checkpoint_digest(model, revision)  # once, after loading: asked for every view
 
     def fingerprint(self) -> dict:
         return {"segmenter": self.model, "revision": self.revision, "weights": self.weights,

@@ -36,7 +36,7 @@ from diffusers.models.modeling_utils import ModelMixin
 from PIL import Image
 from transformers import CLIPVisionModelWithProjection
 
-from zerovlm.files import folder_digest
+from zerovlm.files import checkpoint_digest
 from zerovlm.generators.base import ViewGenerator
 from zerovlm.generators.foreground import Foreground
 from zerovlm.hf_classes import image_processor_class
@@ -194,14 +194,6 @@ def preprocess(image: Image.Image, size: int, mode: str, mask: np.ndarray | None
     return canvas
 
 
-def _hub_commit(repo: str, revision: str | None) -> str | None:
-    """The commit of the hub snapshot the weights were loaded from, so a moved branch never serves stale views."""
-    from huggingface_hub import try_to_load_from_cache
-
-    found = try_to_load_from_cache(repo, "unet/config.json", revision=revision)
-    return Path(found).parent.parent.name if isinstance(found, str) else None
-
-
 class Zero123Generator(torch.nn.Module, ViewGenerator):
     """Novel views from the input image (any photo) with a Zero-1-to-3 family checkpoint."""
 
@@ -224,9 +216,8 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         self.preprocess_mode, self.batch_size, self.dtype_name = preprocess, batch_size, dtype
         self.pipeline = Zero123Pipeline.from_pretrained(model, revision=revision, dtype=getattr(torch, dtype))
         self.components = torch.nn.ModuleDict(self.pipeline.modules())  # so Lightning moves them to the device
-        local = Path(model)
         self.checkpoint = {"model": model, "revision": revision,
-                           "weights": folder_digest(local) or _hub_commit(model, revision)}
+                           "weights": checkpoint_digest(model, revision, marker="unet/config.json")}
         self.foreground = Foreground(segmenter, background_labels) if segmenter else None
         self.object_scale = object_scale
         self.counts: Counter = Counter()  # reported in metrics.json

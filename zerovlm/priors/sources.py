@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from zerovlm.data.sample import Sample
-from zerovlm.files import folder_digest
+from zerovlm.files import checkpoint_digest
 
 
 class DepthEstimator:
@@ -31,9 +31,9 @@ class DepthEstimator:
 
             ensure_tiny_depth_anything(model, seed)
         self.model_id, self.revision = model, revision
-        self.weights = folder_digest(model)  # once: the fingerprint is asked for every sample
         self.processor = AutoImageProcessor.from_pretrained(model, revision=revision)
         self.model = AutoModelForDepthEstimation.from_pretrained(model, revision=revision).eval()
+        self.weights = checkpoint_digest(model, revision)  # once, after loading: asked for every sample
         self.kind = kind or getattr(self.model.config, "depth_estimation_type", None) or "relative"
         self.torch = torch
 
@@ -68,8 +68,8 @@ class ZeroShotDetector:
 
             ensure_tiny_owlv2(model, seed)
         self.model_id, self.revision, self.threshold = model, revision, threshold
-        self.weights = folder_digest(model)
         self.pipe = pipeline("zero-shot-object-detection", model=model, revision=revision)
+        self.weights = checkpoint_digest(model, revision)
 
     def to(self, device) -> None:
         import torch
@@ -102,9 +102,9 @@ class BoxSegmenter:
 
             ensure_tiny_sam(model, seed)
         self.model_id, self.revision, self.torch = model, revision, torch
-        self.weights = folder_digest(model)
         self.processor = SamProcessor.from_pretrained(model, revision=revision)
         self.model = SamModel.from_pretrained(model, revision=revision).eval()
+        self.weights = checkpoint_digest(model, revision)
 
     def to(self, device) -> None:
         self.model.to(device)
