@@ -1,4 +1,4 @@
-"""Picking transformers classes that work here."""
+"""Picking transformers classes that work here, and saying clearly where torchvision, which some need, is missing."""
 
 from __future__ import annotations
 

@@ -20,39 +20,47 @@ from zerovlm.stitch import Layout
 from zerovlm.views import ViewMaker
 
 
-class SpatialQAModule(pl.LightningModule):
-    def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone, setting: dict,
-                 prior=None) -> None:
+class ViewStageModule(pl.LightningModule):
+    """What every stage shares: the view maker (a generator that is a model is registered, so Lightning moves it
+    to the device), an optional 3D prior moved beside it, and seconds spent per step of the pipeline."""
+
+    def __init__(self, views: ViewMaker, prior=None) -> None:
         super().__init__()
-        self.views, self.layout, self.prompt, self.prior = views, layout, prompt, prior
-        self.backbone = backbone
-        if isinstance(views.generator, torch.nn.Module):  # a model: Lightning puts it on the device
+        self.views, self.prior = views, prior
+        if isinstance(views.generator, torch.nn.Module):
             self.generator = views.generator
-        self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
         self.seconds: dict[str, float] = defaultdict(float)
 
     def on_predict_start(self) -> None:
-        if self.prior is not None:  # its models are not submodules: put them beside the backbone
+        if self.prior is not None:  # its models are not submodules: put them beside the rest
             self.prior.to(self.device)
 
     @contextmanager
-    def _stage(self, name: str):
+    def timed(self, name: str):
         start = perf_counter()
         yield
         self.seconds[name] += perf_counter() - start
 
+
+class SpatialQAModule(ViewStageModule):
+    def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone, setting: dict,
+                 prior=None) -> None:
+        super().__init__(views, prior)
+        self.layout, self.prompt, self.backbone = layout, prompt, backbone
+        self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
+
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        with self._stage("views"):
+        with self.timed("views"):
             views = self.views.batch(batch)
-        with self._stage("stitch"):
+        with self.timed("stitch"):
             pictures = [self.layout.stitch([im for _, im in v], [p.display for p, _ in v]) for v in views]
-        with self._stage("prior"):
+        with self.timed("prior"):
             priors = [self.prior(s) for s in batch] if self.prior is not None else [(None, None)] * len(batch)
-        with self._stage("prompt"):
+        with self.timed("prompt"):
             prompts = [self.prompt(s, [p for p, _ in v], self.layout, text)
                        for s, v, (text, _) in zip(batch, views, priors, strict=True)]
         choice = batch[0].options is not None
-        with self._stage("backbone"):
+        with self.timed("backbone"):
             if choice:
                 answers = self.backbone.choose(pictures, prompts, [s.options for s in batch])
             else:

@@ -9,56 +9,34 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from time import perf_counter
 
-import lightning.pytorch as pl
 import numpy as np
-import torch
 from PIL import Image
 
 from zerovlm.data.sample import Sample
 from zerovlm.generators.base import ViewRequest
 from zerovlm.generators.oracle import OracleRenderer
+from zerovlm.predict import ViewStageModule
 from zerovlm.stitch import Layout
 from zerovlm.views import ORIGIN, ViewMaker
 
 
-class _ViewStage(pl.LightningModule):
-    def __init__(self, views: ViewMaker) -> None:
-        super().__init__()
-        self.views = views
-        self.seconds: dict[str, float] = {"views": 0.0}
-        if isinstance(views.generator, torch.nn.Module):  # a model: Lightning puts it on the device
-            self.generator = views.generator
-
-    def _views(self, batch: list[Sample]):
-        start = perf_counter()
-        views = self.views.batch(batch)
-        self.seconds["views"] += perf_counter() - start
-        return views
-
-
-class RenderViewsModule(_ViewStage):
+class RenderViewsModule(ViewStageModule):
     """Views (and, with a prior configured, the 3D priors) of every sample, into their caches."""
 
     def __init__(self, views: ViewMaker, layout: Layout, prior=None) -> None:
-        super().__init__(views)
+        super().__init__(views, prior)
         self.layout = Layout("grid", layout.cell_size, layout.gap, layout.background, labels=True)
-        self.prior = prior
-
-    def on_predict_start(self) -> None:
-        if self.prior is not None:
-            self.prior.to(self.device)
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        views = self._views(batch)
+        with self.timed("views"):
+            views = self.views.batch(batch)
         rows = [{"id": s.id, "split": s.split, "statement": s.statement, "views": [asdict(p) for p, _ in v]}
                 for s, v in zip(batch, views, strict=True)]
         if self.prior is not None:
-            start = perf_counter()
-            for row, sample in zip(rows, batch, strict=True):
-                row["prior"] = self.prior.scene(sample)
-            self.seconds["prior"] = self.seconds.get("prior", 0.0) + perf_counter() - start
+            with self.timed("prior"):
+                for row, sample in zip(rows, batch, strict=True):
+                    row["prior"] = self.prior.scene(sample)
         pictures = [self.layout.stitch([im for _, im in v], [p.name for p, _ in v]) for v in views]
         return {"rows": rows, "pictures": pictures}
 
@@ -68,7 +46,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
 
 
-class OracleGapModule(_ViewStage):
+class OracleGapModule(ViewStageModule):
     """Each generated view beside the oracle's true one; the generator's view is resized to the oracle's size."""
 
     def __init__(self, views: ViewMaker) -> None:
@@ -77,7 +55,8 @@ class OracleGapModule(_ViewStage):
         self.layout = Layout("grid", 128, 4, labels=True, label_height=14)
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        views = self._views(batch)
+        with self.timed("views"):
+            views = self.views.batch(batch)
         rows, pictures = [], []
         for sample, sample_views in zip(batch, views, strict=True):
             generated = [(p, im) for p, im in sample_views if p.name != ORIGIN]
