@@ -1,4 +1,5 @@
-"""A content-addressed store of generated views: a view is generated once, ever.
+"""A content-addressed store of generated views (and of 3D priors' geometry, as JSON): a view is generated once,
+ever.
 
 The key is the SHA-256 of everything that determines the pixels (generator fingerprint, what it is
 conditioned on, pose, seed), as canonical JSON. Entries are PNG (lossless) files written to a temporary file
@@ -34,8 +35,8 @@ class ViewCache:
     def key(**parts) -> str:
         return hashlib.sha256(json.dumps(parts, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
-    def path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.png"
+    def path(self, key: str, suffix: str = ".png") -> Path:
+        return self.root / key[:2] / f"{key}{suffix}"
 
     def get(self, key: str) -> Image.Image | None:
         path = self.path(key)
@@ -48,3 +49,11 @@ class ViewCache:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return write_bytes_atomic(self.path(key), buffer.getvalue())
+
+    def get_json(self, key: str):
+        """A cached JSON value (a 3D prior's geometry), or None."""
+        path = self.path(key, ".json")
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def put_json(self, key: str, value) -> Path:
+        return write_bytes_atomic(self.path(key, ".json"), json.dumps(value).encode())

@@ -17,7 +17,6 @@ import numpy as np
 
 from zerovlm.cache import ViewCache, image_digest
 from zerovlm.data.sample import Sample
-from zerovlm.files import write_bytes_atomic
 from zerovlm.priors.geometry import Object3D, back_project, closest_per_direction, locate, shot_angle
 from zerovlm.priors.sources import BoxSegmenter, DepthEstimator, OracleScene, ZeroShotDetector, box_mask
 
@@ -64,15 +63,14 @@ class SpatialPrior:
         else:
             condition = image_digest(sample.image)
         key = ViewCache.key(prior=self.fingerprint(), condition=condition, names=names)
-        if self.cache is not None:
-            path = self.cache.root / key[:2] / f"{key}.json"
-            if path.exists():
-                self.counts["priors_cached"] += 1
-                return json.loads(path.read_text())
+        cached = self.cache.get_json(key) if self.cache is not None else None
+        if cached is not None:
+            self.counts["priors_cached"] += 1
+            return cached
         result = self._compute(sample, names)
         self.counts["priors_computed"] += 1
         if self.cache is not None:
-            write_bytes_atomic(path, json.dumps(result).encode())
+            self.cache.put_json(key, result)
         return result
 
     def _compute(self, sample: Sample, names: list[str]) -> dict:
