@@ -24,7 +24,97 @@ TABLE = [
     ("right", UNPARSED), ("The statement is right.", UNPARSED),
 ]
 
+# One word, as a model told "answer yes or no" often gives it.
+ONE_WORD = [
+    ("Yup.", YES), ("TRUE", YES), ("Accurate.", YES), ("yes!", YES),
+    ("Nope", NO), ("FALSE.", NO), ("Inaccurate", NO), ("No!", NO),
+]
 
-@pytest.mark.parametrize(("text", "expected"), TABLE, ids=[repr(t) for t, _ in TABLE])
+# A short sentence around the verdict.
+SHORT = [
+    ("It's true.", YES), ("Yes, the cat is on the table.", YES), ("That's false.", NO),
+    ("No, it isn't.", NO), ("No, the dog is behind the car.", NO), ("This is incorrect.", NO),
+    ("Not true.", NO), ("It is not correct.", NO),
+]
+
+# "no" answering, though something other than a comma or full stop follows it.
+NO_ANSWERING = [
+    ("No it is not", NO), ("No it's not.", NO), ("No the cat is on the right.", NO), ("No there isn't.", NO),
+    ("No, there is no cat.", NO), ("I would say no.", NO), ("I would say no, the cat is on the right.", NO),
+    ("The answer is no because the cup is behind the plate.", NO), ("No - the cup is behind the plate.", NO),
+    ("No: the cup is behind the plate.", NO), ("No no no.", NO), ("No, no.", NO),
+    ("No not at all.", NO), ("There is no cat, so no.", NO),
+]
+
+# "no" as a determiner or adverb inside a description: not an answer; the verdict comes from elsewhere or not at all.
+NO_DESCRIBING = [
+    ("There is no cat. So the answer is yes.", YES),
+    ("There are no cups on the table, so the statement is true.", YES),
+    ("There are no people in the image, so the statement is false.", NO),
+    ("No one is sitting on the bench, so the statement is true.", YES),
+    ("There is no cat, so yes.", YES),
+    ("No other object is between them, so the statement is correct.", YES),
+    ("No red cube is visible, so the answer is no.", NO),
+    ("There is no visible cat; the answer is yes.", YES),
+    ("No two chairs are touching. The statement is true.", YES),
+    ("The cup is no longer on the plate, so the statement is false.", NO),
+    ("No cat is visible.", UNPARSED), ("No cats or dogs appear in the image.", UNPARSED),
+    ("There is no dog in the image.", UNPARSED), ("There is no-one near the car.", UNPARSED),
+    ("There is no way to tell from this angle.", UNPARSED), ("The cup is no longer on the plate.", UNPARSED),
+]
+
+# A description or reasoning first, the verdict last.
+REASONING = [
+    ("The cup is on the left of the plate. Therefore, the statement is true.", YES),
+    ("In the image, a black cat sits on a wooden table and a dog lies on the floor beside it. The cat is above "
+     "the dog, so the statement is true.", YES),
+    ("Looking at the image, the umbrella is behind the bench rather than in front of it. Thus the statement is "
+     "false.", NO),
+    ("Step 1: find the cat. Step 2: find the sofa. The cat is under the sofa.\nAnswer: yes", YES),
+    ("1. The car is parked on the street.\n2. The tree is to its right.\nTherefore, the answer is no.", NO),
+    ("The person is standing next to the horse, not on it. The statement is incorrect.", NO),
+]
+
+# Hedges: a leaning answer word reads as that answer; no answer word reads as unparsed.
+HEDGES = [
+    ("Probably yes.", YES), ("Most likely, yes.", YES), ("Yes, probably.", YES), ("Likely true.", YES),
+    ("I'm not sure.", UNPARSED), ("It is unclear from the image.", UNPARSED),
+    ("Possibly, but I cannot be certain.", UNPARSED), ("It could be either way.", UNPARSED),
+]
+
+# The statement quoted back, negations and "no" inside the quote included.
+QUOTED = [
+    ('The statement "the cat is not on the table" is true.', YES),
+    ('The statement "There is no dog near the sofa" is true.', YES),
+    ('The statement "no person is on the bench" is correct.', YES),
+    ("The statement 'the cup is not left of the plate' is false.", NO),
+    ('The statement "The cat is under the table." is false.', NO),
+]
+
+# Markdown around the verdict.
+MARKDOWN = [
+    ("**Answer:** Yes", YES), ("Answer: **No**", NO), ("**False**", NO), ("*Yes*", YES), ("`no`", NO),
+    ("# Answer\nNo", NO), ("- Yes", YES), ("**No.** There is no cat in the image.", NO),
+    ("**No** the cup is behind the plate.", NO),
+]
+
+# The question restated before the answer.
+RESTATED = [
+    ("Is the cat to the left of the dog? Yes, the cat is to the left of the dog.", YES),
+    ("Q: Is the cup behind the plate?\nA: No", NO),
+    ("The cat is to the left of the dog: true.", YES),
+    ("Statement: The cat is under the table. Answer: False.", NO),
+    ("Is there no cat on the sofa? Yes.", YES),
+]
+
+CASES = TABLE + ONE_WORD + SHORT + NO_ANSWERING + NO_DESCRIBING + REASONING + HEDGES + QUOTED + MARKDOWN + RESTATED
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES, ids=[repr(t) for t, _ in CASES])
 def test_parse_answer(text, expected):
     assert parse_answer(text) is expected
+
+
+def test_cases_are_unique():
+    texts = [text for text, _ in CASES]
+    assert len(texts) == len(set(texts))
