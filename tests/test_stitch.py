@@ -61,7 +61,8 @@ def test_views_already_cell_sized_are_pasted_unchanged():
 
 
 def test_non_square_views_are_fitted_and_centred():
-    out = np.asarray(Layout("single", cell_size=64, gap=0, background=BG).stitch([solid((255, 0, 0), (128, 64))]))
+    views = [solid((255, 0, 0), (128, 64)), solid(COLOURS[1])]
+    out = np.asarray(Layout("horizontal", cell_size=64, gap=0, background=BG).stitch(views))[:, :64]
     assert out.shape == (64, 64, 3)
     assert (out[16:48] == (255, 0, 0)).all()
     assert (out[:16] == BG).all() and (out[48:] == BG).all()
@@ -96,6 +97,23 @@ def test_positions_in_words():
 def test_separate_layout_keeps_the_views_apart_and_names_them_in_order():
     layout = Layout("separate", cell_size=64, gap=0, background=BG)
     out = layout.stitch([solid(COLOURS[0]), solid(COLOURS[1], (128, 64))])
-    assert isinstance(out, list) and [im.size for im in out] == [(64, 64), (64, 64)]
+    assert isinstance(out, list) and [im.size for im in out] == [(64, 64), (128, 64)]  # each as it is
     assert np.asarray(out[0]).tolist() == np.asarray(solid(COLOURS[0])).tolist()
     assert layout.positions(3) == ["as the first image", "as the second image", "as the third image"]
+
+
+def test_one_view_is_the_picture_itself_in_every_layout():
+    photo = Image.fromarray(np.random.default_rng(1).integers(0, 256, (48, 80, 3), dtype=np.uint8))
+    for kind in ("single", "grid", "horizontal", "vertical"):
+        out = Layout(kind, cell_size=64, gap=6, background=BG).stitch([photo])
+        assert out.size == (80, 48)
+        np.testing.assert_array_equal(np.asarray(out), np.asarray(photo))
+    separate = Layout("separate", cell_size=64).stitch([photo, solid(COLOURS[0], (30, 20))])
+    assert [im.size for im in separate] == [(80, 48), (30, 20)]  # each image as it is
+    np.testing.assert_array_equal(np.asarray(separate[0]), np.asarray(photo))
+    assert Layout("grid").stitch([photo.convert("L")]).mode == "RGB"
+
+
+def test_a_labelled_single_view_keeps_its_caption_strip():
+    out = Layout("single", cell_size=64, gap=0, labels=True, label_height=16).stitch([solid(COLOURS[0])], ["left"])
+    assert out.size == (64, 80)

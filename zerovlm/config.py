@@ -90,8 +90,8 @@ class LayoutConfig:
     """How the views become the picture the VLM sees (see zerovlm/stitch.py)."""
 
     name: str = MISSING
-    kind: str = "grid"  # single | horizontal | vertical | grid
-    cell_size: int = 256
+    kind: str = "grid"  # single | horizontal | vertical | grid | separate
+    cell_size: int = 256  # pixels per view in a stitched canvas; one view (or separate views) is given as it is
     gap: int = 8
     background: list[int] = field(default_factory=lambda: [255, 255, 255])
     labels: bool = False

@@ -1,7 +1,8 @@
 """The evaluation as a LightningModule: sample -> views -> stitched picture -> prompt -> backbone answer.
 
 `Trainer.predict` runs it on every device; each batch returns one row per sample (everything needed to trace
-the number: exact prompt, model input, views with their actual poses) and the stitched pictures.
+the number: exact prompt, model input, views with their actual poses) and the pictures exactly as the backbone
+received them (one image, or a list of them for layout=separate).
 """
 
 from __future__ import annotations
@@ -83,7 +84,4 @@ class SpatialQAModule(ViewStageModule):
             if choice:
                 row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
             rows.append(row)
-        # separate views are kept side by side for samples.png and W&B
-        shown = [Layout("horizontal", self.layout.cell_size, 8).stitch(p) if isinstance(p, list) else p
-                 for p in pictures]
-        return {"rows": rows, "pictures": shown}
+        return {"rows": rows, "pictures": pictures}

@@ -1,10 +1,13 @@
-"""Stitch layouts: the views become the one picture the VLM sees.
+"""Stitch layouts: the views become the picture the VLM sees.
 
-single (one view), horizontal (1 x n), vertical (n x 1) and grid (ceil(sqrt n) columns, filled row by row, as
-the paper's 2 x 2 figure); separate gives the views as separate images, in order, to backbones that take
-several (backbone.multi_image). Every view is fitted into a square cell of `cell_size` (aspect kept, centred on the
-background colour), cells are `gap` pixels apart, and an optional caption strip of `label_height` pixels sits
-above each cell. A view already cell-sized is pasted unchanged, so stitching is pixel-exact.
+One view, in any layout, is given to the backbone as it is: the original photo at its own resolution (the
+paper's "Origin" rows), a generated view at the generator's; the model's processor then does exactly what it
+does with any photo. Several views are stitched: horizontal (1 x n), vertical (n x 1) and grid (ceil(sqrt n)
+columns, filled row by row, as the paper's 2 x 2 figure); each view is fitted into a square cell of `cell_size`
+(aspect kept, centred on the background colour), cells are `gap` pixels apart, and an optional caption strip of
+`label_height` pixels sits above each cell. A view already cell-sized is pasted unchanged, so stitching is
+pixel-exact. `separate` gives the views as separate images, each as it is, in order, to backbones that take
+several (backbone.multi_image).
 """
 
 from __future__ import annotations
@@ -17,6 +20,10 @@ KINDS = ("single", "horizontal", "vertical", "grid", "separate")
 CORNERS = ("in the upper left corner", "in the upper right corner",
            "in the lower left corner", "in the lower right corner")
 ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth")
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 class Layout:
@@ -58,7 +65,7 @@ class Layout:
         return cols * self.cell_size + (cols - 1) * self.gap, rows * (self.cell_size + strip) + (rows - 1) * self.gap
 
     def _fit(self, image: Image.Image) -> Image.Image:
-        image = image.convert("RGB")
+        image = _rgb(image)
         if image.size == (self.cell_size, self.cell_size):
             return image
         scale = self.cell_size / max(image.size)
@@ -69,9 +76,12 @@ class Layout:
         return cell
 
     def stitch(self, images: list[Image.Image], captions: list[str] | None = None) -> Image.Image | list[Image.Image]:
-        if self.kind == "separate":  # each view fitted to its cell, not joined
-            return [self._fit(image) for image in images]
+        if self.kind == "separate":  # each view as it is, not joined
+            return [_rgb(image) for image in images]
         n = len(images)
+        self.shape(n)  # refuses view counts the layout cannot show
+        if n == 1 and not (self.labels and captions):  # one view: the picture itself, not a cell
+            return _rgb(images[0])
         canvas = Image.new("RGB", self.canvas_size(n), self.background)
         draw = ImageDraw.Draw(canvas)
         font = ImageFont.load_default()

@@ -1,4 +1,5 @@
-"""samples.png: the stitched inputs of the first samples with statement, label and prediction under each."""
+"""samples.png: the inputs of the first samples (inputs/, as the backbone received them) with statement, label and
+prediction under each."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import textwrap
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
+
+from zerovlm.stitch import Layout
 
 THUMB = 256
 TEXT_LINES = 6
@@ -31,13 +34,26 @@ def _caption(row: dict) -> list[str]:
     return [*textwrap.wrap(row["statement"], 40)[: TEXT_LINES - 1], row["id"]]
 
 
+def input_picture(inputs_dir: str | Path, sample_id: str) -> Image.Image | None:
+    """The kept input of a sample: inputs/<id>.png, or its separate images inputs/<id>.<k>.png side by side."""
+    single = Path(inputs_dir) / f"{sample_id}.png"
+    if single.exists():
+        with Image.open(single) as im:
+            return im.convert("RGB")
+    parts = []
+    while (part := Path(inputs_dir) / f"{sample_id}.{len(parts)}.png").exists():
+        with Image.open(part) as im:
+            parts.append(im.convert("RGB"))
+    return Layout("horizontal", THUMB, 8).stitch(parts) if parts else None
+
+
 def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, note: str | None = None) -> Path | None:
     """A grid of the kept pictures (inputs/), each with its row's caption; one cell per picture."""
     shown, seen = [], set()
     for r in rows:
-        picture = Path(inputs_dir) / f"{r.get('sample', r['id'])}.png"
-        if picture.exists() and picture not in seen:
-            seen.add(picture)
+        sample_id = r.get("sample", r["id"])
+        if sample_id not in seen and (picture := input_picture(inputs_dir, sample_id)) is not None:
+            seen.add(sample_id)
             shown.append((r, picture))
     if not shown:
         return None
@@ -51,10 +67,8 @@ def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, note
         draw.text((4, 4), note, fill=(160, 0, 0), font=font)
     for i, (row, picture) in enumerate(shown):
         x, y = (i % cols) * THUMB, header + (i // cols) * cell_h
-        with Image.open(picture) as im:
-            im = im.convert("RGB")
-            im.thumbnail((THUMB, THUMB))
-            canvas.paste(im, (x + (THUMB - im.width) // 2, y))
+        picture.thumbnail((THUMB, THUMB))
+        canvas.paste(picture, (x + (THUMB - picture.width) // 2, y))
         for k, line in enumerate(_caption(row)):
             draw.text((x + 4, y + THUMB + 4 + k * LINE), line, fill=(0, 0, 0), font=font)
     canvas.save(path)

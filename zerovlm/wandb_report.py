@@ -9,6 +9,8 @@ from pathlib import Path
 
 from hydra.utils import instantiate
 
+from zerovlm.visualize import input_picture
+
 log = logging.getLogger(__name__)
 
 
@@ -39,11 +41,11 @@ def log_to_wandb(logger_cfg, config: dict, metrics: dict, rows: list[dict], inpu
         logger.experiment.summary.update(summary_metrics(metrics))
         logger.log_table("relations", columns=["relation", "n", "accuracy", "unparsed"],
                          data=[[k, m["n"], m["accuracy"], m["unparsed"]] for k, m in metrics["relations"].items()])
-        shown = [r for r in rows if (inputs_dir / f"{r['id']}.png").exists()]
+        shown = [(r, picture) for r in rows if (picture := input_picture(inputs_dir, r["id"])) is not None]
         logger.log_table(
             "samples", columns=["id", "input", "prompt", "statement", "label", "prediction", "p_yes", "raw"],
-            data=[[r["id"], wandb.Image(str(inputs_dir / f"{r['id']}.png")), r["prompt"], r["statement"], r["label"],
-                   r["prediction"], r["p_yes"], r["raw"]] for r in shown],
+            data=[[r["id"], wandb.Image(picture), r["prompt"], r["statement"], r["label"], r["prediction"],
+                   r["p_yes"], r["raw"]] for r, picture in shown],
         )
         logger.finalize("success")
         wandb.finish()

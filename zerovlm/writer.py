@@ -42,7 +42,7 @@ class ShardedPredictionWriter(BasePredictionWriter):
         self._file.flush()
         for index, sample, picture in zip(batch_indices, batch, prediction["pictures"], strict=True):
             if picture is not None and index < self.num_sample_images:  # the dataset's first, on any rank
-                picture.save(self.inputs / f"{sample.id}.png")
+                save_input(self.inputs, sample.id, picture)
 
     def on_predict_end(self, trainer, pl_module) -> None:
         self._file.close()
@@ -54,6 +54,16 @@ class ShardedPredictionWriter(BasePredictionWriter):
         }
         (self.shards / f"stats.rank{trainer.global_rank}.json").write_text(json.dumps(stats))
         trainer.strategy.barrier("zerovlm-merge")
+
+
+def save_input(inputs: Path, sample_id: str, picture) -> None:
+    """The picture as the backbone received it, lossless: inputs/<id>.png, or inputs/<id>.<k>.png for each of
+    several separate images."""
+    if isinstance(picture, list):
+        for k, image in enumerate(picture):
+            image.save(inputs / f"{sample_id}.{k}.png")
+    else:
+        picture.save(inputs / f"{sample_id}.png")
 
 
 def read_shards(shards: Path) -> tuple[list[dict], int]:
