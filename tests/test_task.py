@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,30 @@ def test_vsr_zerovlm_task_on_the_real_test_split():
     assert first[2].statement.startswith("The person is inside the ") and first[2].object != "refrigerator"
     verbs = [r for r in ds.records if r.negative_type == "relation_swap" and r.meta["swap"]["from"] == "consists of"]
     assert verbs and all(" is " in r.statement or r.relation in {"contains", "has as a part"} for r in verbs)
+
+
+def _objects(variant: str, split: str) -> set[str]:
+    from zerovlm.data.jsonl import read_jsonl
+    from zerovlm.data.vsr import parse_caption
+
+    parsed = [parse_caption(r["caption"], r["relation"])
+              for _, r in read_jsonl(SHARED_VSR / variant / f"{split}.jsonl")]
+    return {p[0] for p in parsed} | {p[2] for p in parsed}
+
+
+@needs_vsr
+def test_vsr_zeroshot_object_swaps_stay_within_the_test_concepts():
+    train, test = _objects("zeroshot", "train"), _objects("zeroshot", "test")
+    assert not train & test  # what the zero-shot split is for
+    ds = VSRDataset(annotations_dir=str(SHARED_VSR / "zeroshot"), splits=["test"], task="zerovlm")
+    swapped = [r.meta["swap"]["to"] for r in ds.records if r.negative_type == "object_swap"]
+    assert len(swapped) == sum(r.label for r in ds.records) and set(swapped) <= test
+
+
+def test_object_swaps_draw_from_the_records_split_when_asked():
+    records = [replace(r, split=split) for r, split in zip(RECORDS, ["dev", "test", "test"], strict=False)]
+    split_objects = {"dev": {"cat", "table", "lamp"}, "test": {"dog", "sofa", "cup", "plate", "mug"}}
+    out, _ = derive_negatives(records, OBJECTS, RELATIONS, ["object_swap"], seed=0, split_objects=split_objects)
+    for r in out:
+        if r.negative_type == "object_swap":
+            assert r.meta["swap"]["to"] in split_objects[r.split]

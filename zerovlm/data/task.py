@@ -5,6 +5,9 @@
   the vocabulary. Only opposites are surely false; `meta.swap.opposite` tells which kind each sample got.
 - object_swap: the subject or the object replaced by an object named in no statement about that image. (A
   photo can hold objects its statements never name, as in the paper; on synthetic scenes this cannot happen.)
+  The replacement is drawn from the objects named in the sample's own split when `split_objects` is given (VSR:
+  its zero-shot split keeps the concepts of train, dev and test apart, so a test negative must not bring in a
+  train concept), else from every object the dataset names.
 
 Every draw is seeded by (seed, sample id, kind), so a sample's negatives do not depend on the others. A true
 statement whose relation or object words cannot be found in its text gets no negative of that kind; the count
@@ -33,18 +36,21 @@ def replace_phrase(text: str, old: str, new: str, last: bool = False) -> str | N
 
 
 def derive_negatives(true_records: list, image_objects: dict[str, set[str]], relations: list[str],
-                     negatives: list[str], seed: int, compose=None) -> tuple[list, Counter]:
+                     negatives: list[str], seed: int, compose=None,
+                     split_objects: dict[str, set[str]] | None = None) -> tuple[list, Counter]:
     """[true, its negatives, next true, ...] and the counts of negatives that could not be made.
 
     `true_records` have id, statement, relation, subject, object and meta["image"] (any dataclass with those);
     `image_objects` maps an image to every object named about it; `relations` is the dataset's vocabulary.
     `compose(record, subject, relation, object)` writes a statement in the dataset's own wording; without it,
-    the swapped words are replaced in the true statement's text.
+    the swapped words are replaced in the true statement's text. `split_objects` maps a split to the objects
+    named in it: object swaps then draw from the record's split only.
     """
     unknown = set(negatives) - set(NEGATIVE_TYPES)
     if unknown:
         raise ValueError(f"dataset.negatives has {sorted(unknown)}; the kinds are {list(NEGATIVE_TYPES)}")
-    vocabulary = sorted({o for objects in image_objects.values() for o in objects})
+    everything = sorted({o for objects in image_objects.values() for o in objects})
+    vocabularies = {split: sorted(objects) for split, objects in (split_objects or {}).items()}
     relations = sorted(set(relations))
     out, skipped = [], Counter()
     for r in true_records:
@@ -60,6 +66,7 @@ def derive_negatives(true_records: list, image_objects: dict[str, set[str]], rel
                 fields = {"relation": new}
             else:
                 named = image_objects.get(r.meta["image"], set()) | {r.subject, r.object}
+                vocabulary = vocabularies[r.split] if split_objects is not None else everything
                 candidates = [o for o in vocabulary if o not in named]
                 if not candidates:
                     skipped["object_swap_no_candidate"] += 1

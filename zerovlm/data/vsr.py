@@ -7,6 +7,10 @@ Images: COCO 2017, found under `image_root` as train2017/ and val2017/ or one me
 
 Subject and object come from the caption ("The cat is on the table."), not from the zero-shot split's
 `subj`/`obj` fields, some of which are truncated ("orse").
+
+`task=zerovlm` derives the paper's negatives from the true statements: an object swap brings in an object named
+in the same split (never one named about that image in any split), so the zero-shot split's test negatives stay
+within its test concepts; the random split follows the same rule.
 """
 
 from __future__ import annotations
@@ -82,7 +86,7 @@ class VSRDataset(RecordDataset):
         if task == "zerovlm":  # objects named about an image anywhere in the dataset are not swapped in
             files.update({s: annotation_file(s, annotations_dir, hf_repo, revision) for s in SPLITS})
 
-        records, image_objects, relations = [], defaultdict(set), set()
+        records, image_objects, split_objects, relations = [], defaultdict(set), defaultdict(set), set()
         for split, path in files.items():
             for line, raw in read_jsonl(path):
                 where = f"{path}:{line}"
@@ -93,6 +97,7 @@ class VSRDataset(RecordDataset):
                                      f"{raw['relation']} the <object>.'")
                 subject, copula, obj = parsed
                 image_objects[raw["image"]] |= {subject, obj}
+                split_objects[split] |= {subject, obj}
                 relations.add(raw["relation"])
                 if split not in splits:
                     continue
@@ -114,7 +119,7 @@ class VSRDataset(RecordDataset):
         skipped: Counter = Counter()
         if task == "zerovlm":
             records, skipped = derive_negatives([r for r in records if r.label], image_objects, sorted(relations),
-                                                list(negatives), seed, compose=compose)
+                                                list(negatives), seed, compose=compose, split_objects=split_objects)
         for r in records:
             r.category = categories.get(r.relation, UNCATEGORIZED)
         if download_images:
