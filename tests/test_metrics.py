@@ -21,12 +21,20 @@ def test_accuracy_overall_and_per_group():
             row(2, "test", False, None, "behind", "object_swap"), row(3, "test", True, True)]
     m = compute_metrics(rows)
     assert (m["n"], m["correct"], m["accuracy"], m["unparsed"]) == (4, 2, 0.5, 1)
-    assert m["splits"] == {"dev": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 0},
-                           "test": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 1}}
-    assert m["relations"]["behind"] == {"n": 2, "correct": 0, "accuracy": 0.0, "unparsed": 1}
+    assert m["splits"] == {"dev": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 0, "majority": 0.5},
+                           "test": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 1, "majority": 0.5}}
+    assert m["relations"]["behind"] == {"n": 2, "correct": 0, "accuracy": 0.0, "unparsed": 1, "majority": 1.0}
     assert m["negative_types"]["none"]["accuracy"] == 1.0
     assert m["negative_types"]["object_swap"]["unparsed"] == 1
     assert m["labels"]["true"]["accuracy"] == 1.0 and m["labels"]["false"]["accuracy"] == 0.0
+
+
+def test_every_accuracy_has_its_majority_baseline():
+    # What'sUp verification: one true statement in four, so always answering "no" scores 0.75
+    rows = [row(4 * i + k, "test", k == 0, True) for i in range(3) for k in range(4)]
+    m = compute_metrics(rows)
+    assert m["accuracy"] == 0.25 and m["majority"] == 0.75 and m["splits"]["test"]["majority"] == 0.75
+    assert m["labels"]["true"]["majority"] == 1.0
 
 
 def test_no_rows_is_an_error_not_zero():
@@ -72,6 +80,7 @@ def test_caption_choice_reports_whatsups_pair_and_set_accuracy():
     assert (m["pair_accuracy"], m["pairs"]) == (3 / 4, 4)  # on/under x2 and left/right of cup|box
     assert (m["set_accuracy"], m["sets"]) == (1 / 2, 2)
     assert m["relations"]["right of"]["accuracy"] == 0.5
+    assert m["chance"] == 0.25 and "majority" not in m  # the right caption is always option 0: chance, not majority
     assert "labels" not in m
 
 
@@ -79,8 +88,8 @@ def test_meta_categories_are_reported_when_the_dataset_has_them():
     rows = [dict(row(0, "test", True, True), category="Projective"),
             dict(row(1, "test", True, False), category="Topological")]
     m = compute_metrics(rows)
-    assert m["categories"] == {"Projective": {"n": 1, "correct": 1, "accuracy": 1.0, "unparsed": 0},
-                               "Topological": {"n": 1, "correct": 0, "accuracy": 0.0, "unparsed": 0}}
+    assert m["categories"] == {"Projective": {"n": 1, "correct": 1, "accuracy": 1.0, "unparsed": 0, "majority": 1.0},
+                               "Topological": {"n": 1, "correct": 0, "accuracy": 0.0, "unparsed": 0, "majority": 1.0}}
 
 
 def _p(i, split, label, p_yes):

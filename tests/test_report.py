@@ -11,8 +11,8 @@ import yaml
 from zerovlm.report import CHANCE_NOTE, collect, main, write_report
 from zerovlm.wandb_report import log_to_wandb, summary_metrics
 
-METRICS = {"n": 4, "accuracy": 0.75, "unparsed": 1, "tiny_random_backbone": True,
-           "splits": {"dev": {"n": 2, "accuracy": 0.5}, "test": {"n": 2, "accuracy": 1.0}},
+METRICS = {"n": 4, "accuracy": 0.75, "unparsed": 1, "tiny_random_backbone": True, "majority": 0.75,
+           "splits": {"dev": {"n": 2, "accuracy": 0.5, "majority": 0.5}, "test": {"n": 2, "accuracy": 1.0}},
            "negative_types": {"none": {"accuracy": 1.0}},
            "relations": {"left of": {"n": 4, "accuracy": 0.75, "unparsed": 1}}}
 
@@ -34,7 +34,7 @@ def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys
     main([str(tmp_path)])
     out = capsys.readouterr().out
     assert "Same in every job: experiment=demo\n" in out
-    assert "| job | views | prompt | n | accuracy | dev acc | test acc | unparsed |" in out
+    assert "| job | views | prompt | n | accuracy | baseline | dev acc | test acc | unparsed |" in out
     assert CHANCE_NOTE in out and f"Sweep directory: {tmp_path.resolve()}" in out
     with open(tmp_path / "report.csv") as f:
         rows = list(csv.DictReader(f))
@@ -43,6 +43,7 @@ def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys
         ("0", "origin", "plain", "0.500"), ("1", "origin", "view", "0.600"), ("2", "left", "plain", "0.700"),
         ("10", "left", "view", "0.900")]
     assert rows[0]["dev acc"] == "0.500" and rows[0]["unparsed"] == "1"
+    assert rows[0]["baseline"] == "0.750 (majority)"
     assert (tmp_path / "report.md").read_text().startswith("Same in every job: experiment=demo\n\n| job |")
 
 
@@ -64,7 +65,8 @@ def test_report_of_an_empty_directory_says_so(tmp_path):
 
 
 def test_summary_metrics_are_flat():
-    assert summary_metrics(METRICS) == {"accuracy": 0.75, "n": 4, "unparsed": 1, "dev/accuracy": 0.5, "dev/n": 2,
+    assert summary_metrics(METRICS) == {"accuracy": 0.75, "n": 4, "unparsed": 1, "majority": 0.75,
+                                        "dev/accuracy": 0.5, "dev/n": 2, "dev/majority": 0.5,
                                         "test/accuracy": 1.0, "test/n": 2, "negative_type/none/accuracy": 1.0}
 
 

@@ -1,6 +1,10 @@
 """Accuracy overall and per split, relation, meta-category, negative type and label. Unparsed answers (and, in
 caption choice, ties) count as wrong and are reported (`unparsed`), so accuracy is always over every sample.
 
+Every accuracy comes with the baseline it must beat: on true/false statements `majority`, the accuracy of always
+giving the more common label (What'sUp verification is 25 % true: always "no" scores 0.75); in caption choice
+`chance`, the mean of 1 / number of options.
+
 Likelihood scoring on dev and test adds `calibrated`: the p_yes threshold best on dev, applied to test, reported
 beside the plain 0.5 (`splits.test`).
 
@@ -21,7 +25,13 @@ OPPOSITE_PAIRS = (("left of", "right of"), ("on", "under"), ("in front of", "beh
 def _accuracy(rows: list[dict]) -> dict:
     n = len(rows)
     correct = sum(r["correct"] for r in rows)
-    return {"n": n, "correct": correct, "accuracy": correct / n, "unparsed": sum(r["prediction"] is None for r in rows)}
+    out = {"n": n, "correct": correct, "accuracy": correct / n, "unparsed": sum(r["prediction"] is None for r in rows)}
+    if "options" in rows[0]:
+        out["chance"] = sum(1 / len(r["options"]) for r in rows) / n
+    else:
+        true = sum(bool(r["label"]) for r in rows)
+        out["majority"] = max(true, n - true) / n
+    return out
 
 
 def _by(rows: list[dict], key) -> dict:

@@ -1,4 +1,5 @@
-"""`zerovlm-report SWEEP_DIR`: one row per job of a sweep, accuracy overall and per split.
+"""`zerovlm-report SWEEP_DIR`: one row per job of a sweep, accuracy overall and per split, beside the baseline it
+must beat (majority label on true/false statements, chance in caption choice).
 
 Writes report.csv and report.md into the sweep directory and prints the table. Every multirun prints it at the
 end too (SweepReportCallback in conf/config.yaml). Imports no torch.
@@ -45,8 +46,10 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
         keys += [k for k in overrides if k not in keys]
         splits += [s for s in metrics["splits"] if s not in splits]
         tiny |= bool(metrics.get("tiny_random_backbone"))
+        baseline = "chance" if "chance" in metrics else "majority"
         row = {"job": str(job.relative_to(sweep_dir)) if job != sweep_dir else ".", **overrides,
-               "n": metrics["n"], "accuracy": f"{metrics['accuracy']:.3f}"}
+               "n": metrics["n"], "accuracy": f"{metrics['accuracy']:.3f}",
+               "baseline": f"{metrics[baseline]:.3f} ({baseline})" if baseline in metrics else ""}
         row.update({f"{s} acc": f"{metrics['splits'][s]['accuracy']:.3f}" for s in metrics["splits"]})
         if "calibrated" in metrics:  # likelihood scoring on dev and test: the dev-chosen threshold, on test
             row["test acc (dev threshold)"] = f"{metrics['calibrated']['test_accuracy']:.3f}"
@@ -56,7 +59,7 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
         row["unparsed"] = metrics["unparsed"]
         rows.append(row)
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
-    columns = ["job", *keys, "n", "accuracy", *[f"{s} acc" for s in splits], *extras, "unparsed"]
+    columns = ["job", *keys, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed"]
     return columns, rows, tiny
 
 

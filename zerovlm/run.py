@@ -143,8 +143,10 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
     views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
     if "accuracy" in metrics:
         splits = ", ".join(f"{k} {m['accuracy']:.3f} (n={m['n']})" for k, m in metrics["splits"].items())
-        log.info("%s: accuracy %.3f (n=%d; %s); unparsed %d; %s%s", output_dir, metrics["accuracy"], metrics["n"],
-                 splits, metrics["unparsed"], views, f" [{note}]" if note else "")
+        baseline = "chance" if "chance" in metrics else "majority"
+        log.info("%s: accuracy %.3f (n=%d, %s baseline %.3f; %s); unparsed %d; %s%s", output_dir, metrics["accuracy"],
+                 metrics["n"], baseline, metrics[baseline], splits, metrics["unparsed"], views,
+                 f" [{note}]" if note else "")
     elif "psnr" in metrics:
         log.info("%s: generated vs true views: PSNR %.2f dB, MAE %.4f over %d views; %s", output_dir,
                  metrics["psnr"], metrics["mae"], metrics["n"], views)

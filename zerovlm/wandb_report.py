@@ -16,9 +16,12 @@ log = logging.getLogger(__name__)
 
 def summary_metrics(metrics: dict) -> dict:
     flat = {"accuracy": metrics["accuracy"], "n": metrics["n"], "unparsed": metrics["unparsed"]}
-    for split, m in metrics["splits"].items():
-        flat[f"{split}/accuracy"] = m["accuracy"]
-        flat[f"{split}/n"] = m["n"]
+    for split, m in [(None, metrics), *metrics["splits"].items()]:
+        prefix = f"{split}/" if split else ""
+        flat[f"{prefix}accuracy"], flat[f"{prefix}n"] = m["accuracy"], m["n"]
+        for baseline in ("majority", "chance"):
+            if baseline in m:
+                flat[f"{prefix}{baseline}"] = m[baseline]
     for kind, m in metrics["negative_types"].items():
         flat[f"negative_type/{kind}/accuracy"] = m["accuracy"]
     for name, m in metrics.get("categories", {}).items():
