@@ -82,6 +82,39 @@ HEDGES = [
     ("Possibly, but I cannot be certain.", UNPARSED), ("It could be either way.", UNPARSED),
 ]
 
+# Saying the answer cannot be told: the answer words named are what cannot be told, so no answer; a later clause
+# or sentence that commits still answers.
+CANNOT_TELL = [
+    ("I cannot determine whether the statement is true.", UNPARSED), ("I can't tell if it's correct.", UNPARSED),
+    ("It is unclear whether the statement is true.", UNPARSED), ("I'm not sure if that's true.", UNPARSED),
+    ("It is impossible to say if the statement is false.", UNPARSED), ("I don't know if it's true.", UNPARSED),
+    ("There is no way to tell whether the statement is true.", UNPARSED), ("Not sure.", UNPARSED),
+    ("It's not entirely clear whether the statement is false.", UNPARSED),
+    ("The statement cannot be verified as true from this image.", UNPARSED),
+    ("I'm not sure, but I think the statement is true.", YES), ("It is hard to say, but I would say no.", NO),
+    ("I can't be certain, but the statement is probably false.", NO),
+    ("The image is unclear but the statement is false.", NO),
+    ("The statement is true, though I cannot be completely sure.", YES),
+    ("I cannot tell whether the statement is true. It looks false.", NO),
+]
+
+# An answer word after "the" names an answer or statement rather than giving one; after "a" it still answers.
+NAMING = [
+    ("The correct answer is no.", NO), ("The correct answer is yes.", YES), ("The correct answer: no", NO),
+    ("The true statement is that the cat is left.", UNPARSED), ("Yes, that is the correct answer.", YES),
+    ("This is a false statement.", NO),
+]
+
+# Replies that answer without an answer word.
+REPLIES = [
+    ("I think so.", YES), ("I believe so.", YES), ("I don't think so.", NO), ("I do not think so.", NO),
+    ("I don't believe so, the cup is behind the plate.", NO),
+    ("Probably not.", NO), ("Not really.", NO), ("Definitely not.", NO), ("Absolutely not!", NO),
+    ("Of course not.", NO), ("Not at all.", NO), ("Most likely not, the cat is on the right.", NO),
+    ("Absolutely.", YES), ("Definitely!", YES), ("Of course.", YES), ("Certainly, the statement is false.", NO),
+    ("No way.", NO), ("No way, the cat is under the table.", NO),
+]
+
 # The statement quoted back, negations and "no" inside the quote included.
 QUOTED = [
     ('The statement "the cat is not on the table" is true.', YES),
@@ -107,7 +140,10 @@ RESTATED = [
     ("Is there no cat on the sofa? Yes.", YES),
 ]
 
-CASES = TABLE + ONE_WORD + SHORT + NO_ANSWERING + NO_DESCRIBING + REASONING + HEDGES + QUOTED + MARKDOWN + RESTATED
+CASES = (
+    TABLE + ONE_WORD + SHORT + NO_ANSWERING + NO_DESCRIBING + REASONING + HEDGES + CANNOT_TELL + NAMING + REPLIES
+    + QUOTED + MARKDOWN + RESTATED
+)
 
 
 @pytest.mark.parametrize(("text", "expected"), CASES, ids=[repr(t) for t, _ in CASES])

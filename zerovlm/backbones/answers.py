@@ -2,7 +2,10 @@
 
 Answer words: yes, yeah, yep, yup, true, correct, accurate (yes) and no, nope, false, incorrect, wrong,
 inaccurate, untrue (no); "right" is not one (it is a spatial word here). A negation directly before an answer
-word ("not", "isn't", "is not", "not entirely") flips it.
+word ("not", "isn't", "don't", "is not", "not entirely") flips it. An answer word directly after "the" names a
+thing rather than answering ("The correct answer is no" is no, "The true statement is ..." holds no answer);
+"a" does not ("This is a false statement" is no). "so" directly after "think" or "believe" answers yes, flipped
+by a negation before the verb: "I think so" is yes, "I don't think so" is no.
 
 "no" is an answer word only where it stands alone: followed by punctuation, a line break or the end of the
 text ("No.", "No, there is no cat", "**No**", "The answer is no", "I would say no"), or by a word that starts a
@@ -12,10 +15,21 @@ Followed by any other word, after spaces only, it is a determiner or adverb and 
 "no red cube", "no other object", "no one", "no longer", "no way to tell"; so is "no-" in a compound
 ("no-one"). Words such as "nobody", "nothing", "none" are never answers.
 
-The verdict is the polarity of the first sentence that holds an answer word: "There is no cat. So the answer
-is yes." is yes, "There are no cups, so the statement is true." is yes. If that sentence holds both polarities
-("No, the statement is correct"), or no sentence holds one ("I cannot tell", "No cat is visible."), the answer
-is unparsed (None) and counted as such, never guessed.
+Sentences end at . ! ? ; and line breaks; clauses inside a sentence end at commas, colons and "but". A clause
+that says the answer cannot be told (UNSURE: "cannot tell", "unable to determine", "hard to say", "no way to
+tell", "not sure", "don't know", "unclear", ...) holds no answer, whatever answer words it names: "I cannot
+determine whether the statement is true" is unparsed, while "I'm not sure, but I think the statement is true"
+is yes from its second clause. Some replies answer without an answer word: a sentence that is only
+"Absolutely", "Definitely", "Certainly", "Surely" or "Of course" is yes (leading a longer sentence, such a word
+only stresses it: "Certainly, the statement is false" is no); a clause that is only "Not", with one of those
+words or "Probably", "Likely", "Most likely" before it or "really", "at all" after it ("Probably not",
+"Definitely not", "Not really"), is no, and so is a clause that is only "No way" (elsewhere "no way" is a
+determiner "no", as above: "There is no way to tell" holds no answer).
+
+The verdict is the polarity of the first sentence that holds an answer: "There is no cat. So the answer is
+yes." is yes, "There are no cups, so the statement is true." is yes. If that sentence holds both polarities
+("No, the statement is correct"), or no sentence holds one ("I cannot tell", "No cat is visible.", "Maybe."),
+the answer is unparsed (None) and counted as such, never guessed.
 """
 
 from __future__ import annotations
@@ -24,8 +38,10 @@ import re
 
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "true", "correct", "accurate"})
 NO_WORDS = frozenset({"no", "nope", "false", "incorrect", "wrong", "inaccurate", "untrue"})
-NEGATIONS = frozenset({"not", "isn't", "isnt", "aren't", "wasn't", "doesn't", "never", "hardly"})
+NEGATIONS = frozenset({"not", "isn't", "isnt", "aren't", "wasn't", "doesn't", "don't", "never", "hardly"})
 SKIPPABLE = frozenset({"entirely", "completely", "quite", "really", "exactly", "necessarily", "be", "is"})
+# Verbs after which "so" answers yes ("I think so"), or no when negated ("I don't think so").
+SO_VERBS = frozenset({"think", "believe"})
 # Words after which "no" is still an answer: they open a clause, never a noun phrase ("no it", "no the", "no
 # because"); contractions count by their first part ("no it's", "no there's"), and every "...n't" counts.
 CLAUSE_STARTS = frozenset({
@@ -37,15 +53,27 @@ CLAUSE_STARTS = frozenset({
     "may", "might", "must", "has", "have", "had",
     "in", "on", "at", "from", "to", "of", "for", "with", "by", "not", "never",
 }) | YES_WORDS | NO_WORDS
+# A clause saying the answer cannot be told: its answer words are what it cannot tell, not an answer.
+UNSURE = re.compile(
+    r"\b(?:(?:cannot|can't|can not|could not|couldn't|unable to|not able to|impossible to|not possible to|hard to"
+    r"|difficult to|no way to)(?: \w+ly)?(?: be)? (?:tell|told|determine|determined|say|said|know|known|sure"
+    r"|certain|confirm|confirmed|verify|verified|judge|judged)"
+    r"|(?:not|don't) (?:\w+ly )?(?:sure|certain|clear|know)|unclear|uncertain|unsure)\b"
+)
+# Replies without an answer word: a whole sentence for yes ("Absolutely."), a clause for no ("Probably not, ...").
+_EMPHATIC = r"absolutely|definitely|certainly|surely|of course"
+_REPLY_YES = re.compile(_EMPHATIC)
+_REPLY_NO = re.compile(rf"(?:(?:{_EMPHATIC}|probably|most likely|likely) )?not(?: really| at all)?|no way")
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s*")
+_CLAUSE = re.compile(r"[,:]|\bbut\b")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 # What follows an answer-word "no" when it is a determiner: spaces only, then a word; or a hyphen ("no-one").
 _AFTER_NO = re.compile(r"[ \t]+([a-z0-9]+(?:'[a-z]+)?)|-[a-z]")
 
 
-def _is_determiner_no(sentence: str, end: int) -> bool:
-    """Whether the "no" ending at `end` in `sentence` (lower case) leads a noun phrase rather than answering."""
-    after = _AFTER_NO.match(sentence, end)
+def _is_determiner_no(clause: str, end: int) -> bool:
+    """Whether the "no" ending at `end` in `clause` (lower case) leads a noun phrase rather than answering."""
+    after = _AFTER_NO.match(clause, end)
     if after is None:
         return False
     follower = after.group(1)
@@ -54,24 +82,41 @@ def _is_determiner_no(sentence: str, end: int) -> bool:
     return not (follower in CLAUSE_STARTS or follower.split("'")[0] in CLAUSE_STARTS or follower.endswith("n't"))
 
 
-def _polarities(sentence: str) -> list[bool]:
-    sentence = sentence.lower().replace("\u2019", "'")
-    matches = list(_WORD.finditer(sentence))
+def _negated(words: list[str], i: int) -> bool:
+    """Whether a negation stands directly before words[i], over skippable words ("not entirely correct")."""
+    j = i - 1
+    while j >= 0 and words[j] in SKIPPABLE:
+        j -= 1
+    return j >= 0 and words[j] in NEGATIONS
+
+
+def _clause_polarities(clause: str) -> list[bool]:
+    if UNSURE.search(clause):
+        return []
+    matches = list(_WORD.finditer(clause))
     words = [m.group() for m in matches]
+    if _REPLY_NO.fullmatch(" ".join(words)):
+        return [False]
     found = []
     for i, word in enumerate(words):
+        if word == "so" and i > 0 and words[i - 1] in SO_VERBS:
+            found.append(not _negated(words, i - 1))
+            continue
         if word not in YES_WORDS and word not in NO_WORDS:
             continue
-        if word == "no" and _is_determiner_no(sentence, matches[i].end()):
+        if i > 0 and words[i - 1] == "the":  # "the correct answer", "the true statement"
             continue
-        polarity = word in YES_WORDS
-        j = i - 1
-        while j >= 0 and words[j] in SKIPPABLE:
-            j -= 1
-        if j >= 0 and words[j] in NEGATIONS:
-            polarity = not polarity
-        found.append(polarity)
+        if word == "no" and _is_determiner_no(clause, matches[i].end()):
+            continue
+        found.append((word in YES_WORDS) != _negated(words, i))
     return found
+
+
+def _polarities(sentence: str) -> list[bool]:
+    sentence = sentence.lower().replace("\u2019", "'")
+    if _REPLY_YES.fullmatch(" ".join(_WORD.findall(sentence))):  # not "Certainly, the statement is false."
+        return [True]
+    return [polarity for clause in _CLAUSE.split(sentence) for polarity in _clause_polarities(clause)]
 
 
 def parse_answer(text: str) -> bool | None:
