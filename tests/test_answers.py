@@ -113,6 +113,31 @@ REPLIES = [
     ("Of course not.", NO), ("Not at all.", NO), ("Most likely not, the cat is on the right.", NO),
     ("Absolutely.", YES), ("Definitely!", YES), ("Of course.", YES), ("Certainly, the statement is false.", NO),
     ("No way.", NO), ("No way, the cat is under the table.", NO),
+    ("Not exactly.", NO), ("Not quite, the cup is behind the plate.", NO), ("Sure.", YES), ("Sure!", YES),
+    ("Sure, the statement is false.", NO), ("Not necessarily.", UNPARSED),
+]
+
+# Modal negations ("cannot", "can't", "won't") flip the answer word like "not"; saying it cannot be told does not.
+MODAL_NEGATED = [
+    ("The statement cannot be true.", NO), ("It can't be false.", YES), ("That couldn't be correct.", NO),
+    ("That won't be true.", NO), ("It wouldn't be accurate.", NO), ("It cannot be true, the cat is left.", NO),
+    ("The statement can't be right.", UNPARSED), ("I cannot tell whether it can't be true.", UNPARSED),
+    ("I can't say that it is false.", UNPARSED), ("It cannot be determined to be correct.", UNPARSED),
+]
+
+# A negated opinion or appearance verb carries to the answer word later in its clause.
+OPINION_NEGATED = [
+    ("I don't think the statement is true.", NO), ("I do not believe that is correct.", NO),
+    ("It does not seem true.", NO), ("It doesn't look correct.", NO), ("It does not seem to be true.", NO),
+    ("It doesn't appear to be accurate.", NO), ("I don't think it's false.", YES),
+    ("I don't really think the statement is correct.", NO), ("I don't think it is not true.", YES),
+    ("It doesn't seem like the answer is yes.", NO), ("I think the statement is true.", YES),
+    ("It seems true.", YES), ("It looks incorrect.", NO),
+    ("I don't think the cup is on the left, so the statement is false.", NO),
+    ("I don't think the cup is on the left so the statement is false.", NO),
+    ("It doesn't look like a cat, but the statement is true.", YES),
+    ("I don't think so, the statement is false.", NO), ("It seems not to be true.", NO),
+    ("It appears not to be correct.", NO),
 ]
 
 # The statement quoted back, negations and "no" inside the quote included.
@@ -142,7 +167,7 @@ RESTATED = [
 
 CASES = (
     TABLE + ONE_WORD + SHORT + NO_ANSWERING + NO_DESCRIBING + REASONING + HEDGES + CANNOT_TELL + NAMING + REPLIES
-    + QUOTED + MARKDOWN + RESTATED
+    + MODAL_NEGATED + OPINION_NEGATED + QUOTED + MARKDOWN + RESTATED
 )
 
 

@@ -1,11 +1,18 @@
 """Reading yes/no from a generated answer, word by word, without guessing.
 
 Answer words: yes, yeah, yep, yup, true, correct, accurate (yes) and no, nope, false, incorrect, wrong,
-inaccurate, untrue (no); "right" is not one (it is a spatial word here). A negation directly before an answer
-word ("not", "isn't", "don't", "is not", "not entirely") flips it. An answer word directly after "the" names a
-thing rather than answering ("The correct answer is no" is no, "The true statement is ..." holds no answer);
-"a" does not ("This is a false statement" is no). "so" directly after "think" or "believe" answers yes, flipped
-by a negation before the verb: "I think so" is yes, "I don't think so" is no.
+inaccurate, untrue (no); "right" is not one (it is a spatial word here). A negation (NEGATIONS: "not", "never",
+"hardly", "isn't", "don't", "doesn't", "didn't", "cannot", "can't", "couldn't", "won't", "wouldn't", ...)
+directly before an answer word, over SKIPPABLE words ("is not", "not entirely", "cannot be", "not to be"),
+flips it: "It is not correct" and "The statement cannot be true" are no, "It can't be false" is yes. A negated
+opinion or appearance verb (OPINION_VERBS: "think", "believe", "seem", "look", "appear"; "I don't think",
+"I do not believe", "It doesn't seem", "It does not appear to be") flips every answer word after it in its
+clause, up to a conjunction that opens a new statement (SCOPE_ENDS: "so", "and", "because", ...): "I don't
+think the statement is true" and "It doesn't look correct" are no, "I don't think it's false" is yes, and "I
+don't think the cup is left so the statement is false" is no. An answer word directly after "the" names a thing
+rather than answering ("The correct answer is no" is no, "The true statement is ..." holds no answer); "a"
+does not ("This is a false statement" is no). "so" directly after "think" or "believe" answers yes, flipped by
+a negation before the verb: "I think so" is yes, "I don't think so" is no.
 
 "no" is an answer word only where it stands alone: followed by punctuation, a line break or the end of the
 text ("No.", "No, there is no cat", "**No**", "The answer is no", "I would say no"), or by a word that starts a
@@ -18,13 +25,15 @@ Followed by any other word, after spaces only, it is a determiner or adverb and 
 Sentences end at . ! ? ; and line breaks; clauses inside a sentence end at commas, colons and "but". A clause
 that says the answer cannot be told (UNSURE: "cannot tell", "unable to determine", "hard to say", "no way to
 tell", "not sure", "don't know", "unclear", ...) holds no answer, whatever answer words it names: "I cannot
-determine whether the statement is true" is unparsed, while "I'm not sure, but I think the statement is true"
-is yes from its second clause. Some replies answer without an answer word: a sentence that is only
-"Absolutely", "Definitely", "Certainly", "Surely" or "Of course" is yes (leading a longer sentence, such a word
-only stresses it: "Certainly, the statement is false" is no); a clause that is only "Not", with one of those
-words or "Probably", "Likely", "Most likely" before it or "really", "at all" after it ("Probably not",
-"Definitely not", "Not really"), is no, and so is a clause that is only "No way" (elsewhere "no way" is a
-determiner "no", as above: "There is no way to tell" holds no answer).
+determine whether the statement is true" is unparsed (this rule comes first, so "cannot" there is no
+negation), while "I'm not sure, but I think the statement is true" is yes from its second clause. Some replies
+answer without an answer word: a sentence that is only "Absolutely", "Definitely", "Certainly", "Surely",
+"Sure" or "Of course" is yes (leading a longer sentence, such a word only stresses it: "Certainly, the
+statement is false" is no); a clause that is only "Not", with one of those words but "Sure", or "Probably",
+"Likely", "Most likely" before it or "really", "at all", "exactly", "quite" after it ("Probably not",
+"Definitely not", "Not really", "Not exactly"), is no, and so is a clause that is only "No way" (elsewhere "no
+way" is a determiner "no", as above: "There is no way to tell" holds no answer). "Not necessarily" alone is a
+hedge a person cannot read either way: unparsed.
 
 The verdict is the polarity of the first sentence that holds an answer: "There is no cat. So the answer is
 yes." is yes, "There are no cups, so the statement is true." is yes. If that sentence holds both polarities
@@ -38,8 +47,17 @@ import re
 
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "true", "correct", "accurate"})
 NO_WORDS = frozenset({"no", "nope", "false", "incorrect", "wrong", "inaccurate", "untrue"})
-NEGATIONS = frozenset({"not", "isn't", "isnt", "aren't", "wasn't", "doesn't", "don't", "never", "hardly"})
-SKIPPABLE = frozenset({"entirely", "completely", "quite", "really", "exactly", "necessarily", "be", "is"})
+NEGATIONS = frozenset({
+    "not", "never", "hardly", "isn't", "isnt", "aren't", "wasn't", "weren't", "doesn't", "don't", "didn't",
+    "cannot", "can't", "couldn't", "won't", "wouldn't",
+})
+SKIPPABLE = frozenset({"entirely", "completely", "quite", "really", "exactly", "necessarily", "to", "be", "is"})
+# Verbs whose negation carries to the answer words after them in the clause ("I don't think it is true").
+OPINION_VERBS = frozenset({"think", "believe", "seem", "seems", "look", "looks", "appear", "appears"})
+# Conjunctions that open a new statement and so end that carry ("I don't think ... so the statement is false").
+SCOPE_ENDS = frozenset({
+    "so", "and", "because", "since", "therefore", "thus", "hence", "although", "though", "while", "whereas", "yet",
+})
 # Verbs after which "so" answers yes ("I think so"), or no when negated ("I don't think so").
 SO_VERBS = frozenset({"think", "believe"})
 # Words after which "no" is still an answer: they open a clause, never a noun phrase ("no it", "no the", "no
@@ -62,8 +80,10 @@ UNSURE = re.compile(
 )
 # Replies without an answer word: a whole sentence for yes ("Absolutely."), a clause for no ("Probably not, ...").
 _EMPHATIC = r"absolutely|definitely|certainly|surely|of course"
-_REPLY_YES = re.compile(_EMPHATIC)
-_REPLY_NO = re.compile(rf"(?:(?:{_EMPHATIC}|probably|most likely|likely) )?not(?: really| at all)?|no way")
+_REPLY_YES = re.compile(rf"{_EMPHATIC}|sure")
+_REPLY_NO = re.compile(
+    rf"(?:(?:{_EMPHATIC}|probably|most likely|likely) )?not(?: really| at all| exactly| quite)?|no way"
+)
 _SENTENCE = re.compile(r"(?<=[.!?;\n])\s*")
 _CLAUSE = re.compile(r"[,:]|\bbut\b")
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
@@ -98,9 +118,17 @@ def _clause_polarities(clause: str) -> list[bool]:
     if _REPLY_NO.fullmatch(" ".join(words)):
         return [False]
     found = []
+    opinion_negated = False  # after "I don't think", "It doesn't seem", until the clause or statement ends
     for i, word in enumerate(words):
         if word == "so" and i > 0 and words[i - 1] in SO_VERBS:
             found.append(not _negated(words, i - 1))
+            opinion_negated = False
+            continue
+        if word in OPINION_VERBS:
+            opinion_negated = _negated(words, i)
+            continue
+        if word in SCOPE_ENDS:
+            opinion_negated = False
             continue
         if word not in YES_WORDS and word not in NO_WORDS:
             continue
@@ -108,7 +136,8 @@ def _clause_polarities(clause: str) -> list[bool]:
             continue
         if word == "no" and _is_determiner_no(clause, matches[i].end()):
             continue
-        found.append((word in YES_WORDS) != _negated(words, i))
+        flips = _negated(words, i) + opinion_negated  # "I don't think it is not true": two flips, yes
+        found.append((word in YES_WORDS) != (flips % 2 == 1))
     return found
 
 
