@@ -33,7 +33,9 @@ def _compose(overrides: list[str]):
 
 def test_every_group_has_options():
     assert {g for g, _ in OPTIONS} == set(GROUPS)
-    assert {p.name for p in Path(CONFIG_PATH).iterdir() if p.is_dir()} == set(GROUPS) | {"prior_wording"}
+    # prior_wording/ is used inside prior options, paper_table3/ (rows of the paper's table) by its experiment
+    assert {p.name for p in Path(CONFIG_PATH).iterdir() if p.is_dir()} == set(GROUPS) | {"prior_wording",
+                                                                                         "paper_table3"}
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
@@ -114,3 +116,23 @@ def test_any_list_of_poses_from_the_command_line():
                                                                        ("origin", 0.0, 0.0, 0.0)]
     with pytest.raises((ConfigCompositionException, ValidationError)):
         _compose(["views.poses=[{name:tilt,polar:steep}]"])
+
+
+def test_paper_table3_sweeps_the_papers_eleven_rows_on_its_four_datasets():
+    from zerovlm.published import load_published
+
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        hydra_cfg = compose(config_name="config", overrides=["experiment=paper_table3"], return_hydra_config=True)
+    params = hydra_cfg.hydra.sweeper.params
+    assert params.dataset == "vsr_random,vsr_zeroshot,whatsup_a,whatsup_b"
+    rows = params["+paper_table3"].split(",")
+    assert sorted(rows) == sorted(p.stem for p in (Path(CONFIG_PATH) / "paper_table3").glob("*.yaml"))
+    settings = []
+    for row in rows:
+        cfg = _compose(["experiment=paper_table3", f"+paper_table3={row}"])
+        assert list(cfg.dataset.splits) == ["test"] and cfg.layout.kind == "grid"
+        settings.append((cfg.views.name, cfg.prompt.name))
+    published = load_published()
+    for dataset in ("vsr_random", "vsr_zeroshot", "whatsup_a", "whatsup_b"):
+        table3 = [(r["views"], r["prompt"]) for r in published if r["table"] == "3" and r["dataset"] == dataset]
+        assert settings == table3  # the paper's rows, in the paper's order

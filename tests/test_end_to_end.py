@@ -303,3 +303,22 @@ def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_
     assert time.monotonic() - start < 120
     assert "mug_under_plate.jpeg does not exist" in proc.stderr + proc.stdout
     assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_paper_table3_runs_its_eleven_settings_on_one_set_of_samples(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = run_cli("-m", "experiment=paper_table3", "dataset=synthetic", "generator=oracle", "dataset.num_scenes=4",
+                   f"hydra.sweep.dir={sweep}", env={"ZEROVLM_CACHE": str(tmp_path / "cache")})
+    jobs = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: int(p.name))
+    n = len(SyntheticDataset(num_scenes=4, splits=["test"]))
+    outputs = [_job_outputs(job, n) for job in jobs]
+    settings = [(m["setting"]["view_set"], m["setting"]["prompt_name"]) for _, m in outputs]
+    assert settings == [("origin", "plain"), ("left", "plain"), ("right", "plain"), ("random", "plain"),
+                        ("left", "view"), ("right", "view"), ("random", "view"), ("multi", "plain"),
+                        ("origin_left", "view"), ("origin_left_right", "view"), ("four", "view")]
+    assert len({tuple(r["id"] for r in rows) for rows, _ in outputs}) == 1  # every setting on the same samples
+    four = outputs[10][0][0]
+    assert four["prompt"].startswith("The original image in the upper left corner, the left view image in the upper "
+                                     "right corner, the right view image in the lower left corner, and the random "
+                                     "view image in the lower right corner. Based on these four images.")
+    assert "| job | paper_table3 | prompt | views |" in proc.stdout
