@@ -75,3 +75,15 @@ def test_a_wandb_failure_does_not_fail_the_run(tmp_path, caplog):
            "mode": "no-such-mode"}
     assert log_to_wandb(bad, {}, METRICS, [], tmp_path) is False
     assert "W&B logging failed" in caplog.text
+
+
+def test_options_a_preset_chose_get_columns_when_they_differ(tmp_path):
+    for num, (row, views, prompt) in enumerate([("left", "left", "plain"), ("left_vp", "left", "view")]):
+        _job(tmp_path, num, [f"+paper_table3={row}", "experiment=paper_table3"], 0.5)
+        choices = {"paper_table3": row, "experiment": "paper_table3", "views": views, "prompt": prompt,
+                   "hydra/launcher": "basic"}
+        (tmp_path / str(num) / ".hydra" / "hydra.yaml").write_text(
+            yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
+    columns, rows, _ = collect(tmp_path)
+    assert columns[:5] == ["job", "paper_table3", "experiment", "prompt", "n"]  # views is the same in both
+    assert [r["prompt"] for r in rows] == ["plain", "view"]

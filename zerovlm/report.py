@@ -22,16 +22,27 @@ CHANCE_NOTE = "Note: tiny random backbone - its answers are at chance; these num
 
 
 def _overrides(job_dir: Path) -> dict[str, str]:
+    """The job's command-line overrides (`+group=x` named `group`)."""
     path = job_dir / ".hydra" / "overrides.yaml"
     items = yaml.safe_load(path.read_text()) if path.exists() else []
-    return dict(item.split("=", 1) for item in items or [] if "=" in item)
+    return {key.lstrip("+~"): value for key, value in (item.split("=", 1) for item in items or [] if "=" in item)}
+
+
+def _choices(job_dir: Path) -> dict[str, str]:
+    """The config group options the job ran with (views, prompt, ... also those an experiment preset chose)."""
+    path = job_dir / ".hydra" / "hydra.yaml"
+    if not path.exists():
+        return {}
+    choices = yaml.safe_load(path.read_text())["hydra"]["runtime"]["choices"]
+    return {group: str(option) for group, option in choices.items() if not group.startswith("hydra/")}
 
 
 def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
     """(columns, rows, any tiny random backbone) for every job directory with a metrics.json.
 
-    There is a column for every command-line override; `write_report` shows those that are the same in every
-    job once, above the table."""
+    There is a column for every command-line override, and for every config group whose option differs between
+    jobs without being overridden (a preset's rows, e.g. experiment=paper_table3 choosing views and prompt);
+    `write_report` shows the columns that are the same in every job once, above the table."""
     sweep_dir = Path(sweep_dir)
     jobs = sorted((p.parent for p in sweep_dir.glob("**/metrics.json")),
                   key=lambda p: (len(p.relative_to(sweep_dir).parts), int(p.name) if p.name.isdigit() else 0, str(p)))
@@ -40,9 +51,13 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
     keys: list[str] = []
     splits: list[str] = []
     rows, tiny = [], False
+    choices = {job: _choices(job) for job in jobs}
+    varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
+               if len({c.get(g) for c in choices.values()}) > 1]
     for job in jobs:
         metrics = json.loads((job / "metrics.json").read_text())
         overrides = _overrides(job)
+        overrides.update({g: choices[job][g] for g in varying if g not in overrides and g in choices[job]})
         keys += [k for k in overrides if k not in keys]
         splits += [s for s in metrics["splits"] if s not in splits]
         tiny |= bool(metrics.get("tiny_random_backbone"))
