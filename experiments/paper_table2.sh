@@ -3,4 +3,5 @@
 set -euo pipefail
 backbone=${1:?usage: $0 BACKBONE [overrides]}
 shift
-exec zerovlm -m experiment=paper_table2 "backbone=${backbone}" "$@"
+source "$(dirname "$0")/find_zerovlm.sh"
+exec "$zerovlm" -m experiment=paper_table2 "backbone=${backbone}" "$@"

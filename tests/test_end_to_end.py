@@ -322,3 +322,19 @@ def test_paper_table3_runs_its_eleven_settings_on_one_set_of_samples(tmp_path):
                                      "right corner, the right view image in the lower left corner, and the random "
                                      "view image in the lower right corner. Based on these four images.")
     assert "| job | paper_table3 | prompt | views |" in proc.stdout
+
+
+@pytest.mark.parametrize("table", ["paper_table2", "paper_table3"])
+def test_launch_scripts_run_from_the_repository_root_without_an_activated_environment(tmp_path, table):
+    if not (Path(__file__).parents[1] / ".venv" / "bin" / "zerovlm").exists():
+        pytest.skip("the launchers fall back to the repository's .venv (make install), which is not here")
+    sweep = tmp_path / "sweep"
+    # no environment on PATH, and an empty PATH entry: the current directory, whose zerovlm/ is the package folder
+    env = {"PATH": "/usr/bin:/bin:", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", "WANDB_MODE": "offline",
+           "ZEROVLM_CACHE": str(tmp_path / "cache")}
+    extra = ["+paper_table3=left_vp"] if table == "paper_table3" else []  # one row: the launcher is under test
+    proc = subprocess.run(["bash", f"experiments/{table}.sh", "tiny_llava", "dataset=synthetic", "generator=oracle",
+                           "dataset.num_scenes=4", f"hydra.sweep.dir={sweep}", *extra],
+                          cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (sweep / "0" / "metrics.json").exists() and f"Sweep directory: {sweep}" in proc.stdout
