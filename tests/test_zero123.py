@@ -1,4 +1,5 @@
-"""Zero-1-to-3 through diffusers: exact conditioning, guidance, seeds, batching, checkpoints, cache keys."""
+"""Zero-1-to-3 through diffusers components: the original's conditioning and DDIM to the uint8 pixel, guidance,
+seeds, batching, checkpoints, cache keys."""
 
 from __future__ import annotations
 
@@ -13,7 +14,17 @@ from PIL import Image
 from zerovlm.data.synthetic import SyntheticDataset
 from zerovlm.generators.base import ViewRequest
 from zerovlm.generators.tiny import ensure_tiny_zero123
-from zerovlm.generators.zero123 import CCProjection, Zero123Generator, Zero123Pipeline, pose_embedding, preprocess
+from zerovlm.generators.zero123 import (
+    CCProjection,
+    Zero123Generator,
+    Zero123Pipeline,
+    ddim_table,
+    ddim_timesteps,
+    ldm_alphas_cumprod,
+    pose_embedding,
+    preprocess,
+    reference_scheduler,
+)
 from zerovlm.views import Pose, random_pose
 
 STEPS = 3
@@ -74,53 +85,158 @@ def test_tiny_checkpoint_has_the_real_layout_and_reloads(tiny_dir):
     assert (s.beta_start, s.beta_end, s.beta_schedule) == (0.00085, 0.012, "scaled_linear")
 
 
-def _reference_views(pipe, image: Image.Image, pose, seed: int, guidance: float, eta: float = 1.0) -> torch.Tensor:
-    """Zero-1-to-3 sampling written out step by step from the components, as the reference does it."""
-    embeds, latents_in = pipe.encode([image], 64)
-    cond = pipe.cc_projection(torch.cat([embeds, torch.tensor([[pose_embedding(*pose)]])], dim=-1))
-    g = torch.Generator().manual_seed(seed)
-    pipe.scheduler.set_timesteps(STEPS)
-    latents = torch.randn((1, 4, 32, 32), generator=g) * pipe.scheduler.init_noise_sigma
-    for t in pipe.scheduler.timesteps:
-        x = pipe.scheduler.scale_model_input(latents, t)
-        eps_c = pipe.unet(torch.cat([x, latents_in], 1), t, encoder_hidden_states=cond).sample
-        eps_u = pipe.unet(torch.cat([x, torch.zeros_like(latents_in)], 1), t,
-                          encoder_hidden_states=torch.zeros_like(cond)).sample
-        eps = eps_u + guidance * (eps_c - eps_u)
-        noise = torch.randn((1, 4, 32, 32), generator=g)
-        latents = pipe.scheduler.step(eps, t, latents, eta=eta, variance_noise=noise).prev_sample
-    return ((pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample + 1) / 2).clamp(0, 1)
+# --- The original Zero-1-to-3 (cvlab-columbia/zero123: gradio_new.py, ldm's FrozenCLIPImageEmbedder and
+# DDIMSampler), transcribed operation for operation; only the RNG is the project's (a generator per view, seeded
+# with the request's seed: initial noise first, then one draw per step when eta > 0), and the models are the tiny
+# checkpoint's diffusers modules.
+
+CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 
 
-@pytest.mark.parametrize("guidance", [1.0, 3.0])
-def test_sampling_matches_the_reference_conditioning(generator, samples, guidance):
+def _original_input(image: Image.Image) -> torch.Tensor:
+    """gradio_new.py: (x / 255.0).astype(float32), transforms.ToTensor(), * 2 - 1."""
+    x = (np.asarray(image) / 255.0).astype(np.float32)
+    return torch.from_numpy(x.transpose((2, 0, 1))).contiguous()[None] * 2 - 1
+
+
+def _original_clip_input(x: torch.Tensor, side: int, mean=CLIP_MEAN, std=CLIP_STD) -> torch.Tensor:
+    """FrozenCLIPImageEmbedder.preprocess: kornia.geometry.resize(x, (224, 224), interpolation='bicubic',
+    align_corners=True, antialias=False), (x + 1) / 2, kornia.enhance.normalize(x, mean, std)."""
+    x = torch.nn.functional.interpolate(x, (side, side), mode="bicubic", align_corners=True)
+    x = (x + 1.0) / 2.0
+    mean, std = torch.Tensor(mean), torch.Tensor(std)
+    shape = x.shape
+    return ((x.view(shape[0], shape[1], -1) - mean[..., :, None]) / std[..., :, None]).view(shape)
+
+
+def _ldm_make_schedule(steps: int, eta: float):
+    """make_beta_schedule('linear'), register_schedule, make_ddim_timesteps('uniform'),
+    make_ddim_sampling_parameters and DDIMSampler.make_schedule, with their numpy / torch mix."""
+    betas = (torch.linspace(0.00085 ** 0.5, 0.012 ** 0.5, 1000, dtype=torch.float64) ** 2).numpy()
+    alphacums = torch.tensor(np.cumprod(1.0 - betas, axis=0), dtype=torch.float32)  # DDPM's to_torch
+    c = 1000 // steps
+    ddim_timesteps = np.asarray(list(range(0, 1000, c))) + 1
+    alphas = alphacums[ddim_timesteps]
+    alphas_prev = np.asarray([alphacums[0]] + alphacums[ddim_timesteps[:-1]].tolist())
+    sigmas = eta * np.sqrt((1 - alphas_prev) / (1 - alphas) * (1 - alphas / alphas_prev))
+    return ddim_timesteps, alphas, alphas_prev, sigmas, np.sqrt(1.0 - alphas)
+
+
+@torch.no_grad()
+def _original_views(pipe, image: Image.Image, poses, seeds, steps: int, scale: float, eta: float,
+                    t_start: int | None = None) -> np.ndarray:
+    """sample_model + DDIMSampler.sample for one input image, one row per (pose, seed), as uint8 (N, H, W, 3).
+    t_start=-1 is ddim_sampling's default (its last, noisiest timestep dropped); None keeps every timestep."""
+    input_im = _original_input(image)
+    c = pipe.image_encoder(_original_clip_input(input_im, pipe.image_encoder.config.image_size,
+                                                pipe.feature_extractor.image_mean,
+                                                pipe.feature_extractor.image_std)).image_embeds[:, None]
+    n = len(poses)
+    c = c.tile(n, 1, 1)
+    T = torch.tensor([[math.radians(x), math.sin(math.radians(y)), math.cos(math.radians(y)), z] for x, y, z in poses])
+    c = pipe.cc_projection(torch.cat([c, T[:, None, :]], dim=-1))
+    c_concat = pipe.vae.encode(input_im).latent_dist.mode().repeat(n, 1, 1, 1)
+    uc_concat, uc_crossattn = torch.zeros_like(c_concat), torch.zeros_like(c)
+
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+
+    def randn() -> torch.Tensor:
+        return torch.stack([torch.randn(c_concat.shape[1:], generator=g) for g in generators])
+
+    timesteps, alphas, alphas_prev, sigmas, sqrt_one_minus_alphas = _ldm_make_schedule(steps, eta)
+    timesteps = timesteps[:t_start]
+    img = randn()
+    total_steps = timesteps.shape[0]
+    for i, step in enumerate(np.flip(timesteps)):
+        index = total_steps - i - 1
+        t = torch.full((n,), int(step), dtype=torch.long)
+        if scale == 1.0:
+            e_t = pipe.unet(torch.cat([img, c_concat], 1), t, encoder_hidden_states=c).sample
+        else:
+            x_in = torch.cat([img] * 2)
+            t_in = torch.cat([t] * 2)
+            c_in = torch.cat([uc_crossattn, c])
+            concat_in = torch.cat([uc_concat, c_concat])
+            e_t_uncond, e_t = pipe.unet(torch.cat([x_in, concat_in], 1), t_in, encoder_hidden_states=c_in
+                                        ).sample.chunk(2)
+            e_t = e_t_uncond + scale * (e_t - e_t_uncond)
+        a_t = torch.full((n, 1, 1, 1), alphas[index])
+        a_prev = torch.full((n, 1, 1, 1), alphas_prev[index])
+        sigma_t = torch.full((n, 1, 1, 1), sigmas[index])
+        sqrt_one_minus_at = torch.full((n, 1, 1, 1), sqrt_one_minus_alphas[index])
+        pred_x0 = (img - sqrt_one_minus_at * e_t) / a_t.sqrt()
+        dir_xt = (1.0 - a_prev - sigma_t ** 2).sqrt() * e_t
+        noise = sigma_t * randn() * 1.0 if eta > 0 else 0.0  # temperature 1; the project draws none at eta 0
+        img = a_prev.sqrt() * pred_x0 + dir_xt + noise
+    x = pipe.vae.decode(1.0 / pipe.vae.config.scaling_factor * img).sample  # decode_first_stage
+    x = torch.clamp((x + 1.0) / 2.0, min=0.0, max=1.0)
+    return (x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)  # as the project stores views (the demo
+    # truncates instead: (255.0 * x).astype(np.uint8))
+
+
+REF_STEPS = 4  # divides 1000: ldm's make_ddim_timesteps gives exactly 4
+
+
+@pytest.mark.parametrize(("guidance", "eta", "timesteps"), [
+    (3.0, 1.0, "diffusers"), (3.0, 0.0, "diffusers"), (1.0, 1.0, "diffusers"), (1.0, 0.0, "diffusers"),
+    (3.0, 1.0, "ldm"), (1.0, 0.0, "ldm"),
+])
+def test_the_generator_reproduces_the_original_sampler_to_the_pixel(tiny_dir, samples, guidance, eta, timesteps):
+    """Zero123Generator.generate, from the sample to the uint8 views, equals the original's arithmetic."""
+    gen = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=REF_STEPS, size=64, guidance=guidance,
+                           eta=eta, timesteps=timesteps)
+    poses, seeds = [Pose("left", 0, -90, 0), Pose("other", 30.0, 120.0, 0.3)], [5, 11]
+    got = gen.generate([ViewRequest(samples[0], pose, seed) for pose, seed in zip(poses, seeds, strict=True)])
+    expected = _original_views(gen.pipeline, gen.prepare(samples[0]), [(p.polar, p.azimuth, p.radius) for p in poses],
+                               seeds, REF_STEPS, guidance, eta, t_start=-1 if timesteps == "ldm" else None)
+    for view, want in zip(got, expected, strict=True):
+        assert np.array_equal(np.asarray(view), want)
+
+
+def test_clip_input_is_the_original_preprocessing_not_the_image_processor(generator, samples):
     pipe = generator.pipeline
     image = preprocess(samples[0].image, 64, "pad")
-    pose = (0.0, 90.0, 0.0)
+    side = pipe.image_encoder.config.image_size
+    assert pipe.feature_extractor.image_mean == pytest.approx(CLIP_MEAN)  # the tiny checkpoint keeps CLIP's
     with torch.no_grad():
-        expected = _reference_views(pipe, image, pose, seed=5, guidance=guidance)
-        embeds, latents_in = pipe.encode([image], 64)
-        got = pipe(embeds, latents_in, torch.tensor([pose_embedding(*pose)]), [torch.Generator().manual_seed(5)],
-                   steps=STEPS, guidance=guidance)
-    torch.testing.assert_close(got, expected, atol=1e-5, rtol=0)
+        got = pipe.clip_input(pipe.pixels([image], 64))
+        expected = _original_clip_input(_original_input(image), side)
+        assert torch.equal(got, expected)
+        embeds, _ = pipe.encode([image], 64)
+        assert torch.equal(embeds, pipe.image_encoder(expected).image_embeds[:, None])
+    processor = pipe.feature_extractor(images=[image], return_tensors="pt").pixel_values  # what encode used before
+    assert processor.shape == got.shape and (processor - got).abs().max() > 0.05
 
 
-def test_guidance_one_equals_a_conditional_only_pass(generator, samples):
+def test_ddim_timesteps_and_table_follow_ldm():
+    assert ddim_timesteps(50).tolist() == list(range(1, 1000, 20))  # diffusers: exactly `steps`, 1 ... 981
+    assert ddim_timesteps(50, "ldm").tolist() == list(range(1, 962, 20))  # ldm: 961 ... 1, 49 steps
+    assert len(ddim_timesteps(75)) == 75 and ddim_timesteps(75)[-1] == 963
+    assert len(ddim_timesteps(75, "ldm")) == 76 and ddim_timesteps(75, "ldm")[-1] == 976  # 77 listed, one dropped
+    alphas_cumprod = ldm_alphas_cumprod(reference_scheduler())
+    for steps in [2, 4, 10, 50, 100]:
+        for eta in [1.0, 0.0]:
+            ts, alphas, alphas_prev, sigmas, sqrt_one_minus = _ldm_make_schedule(steps, eta)
+            expected = [(int(t), *(torch.full((1,), v[k]).item() for v in (alphas, alphas_prev, sigmas,
+                                                                               sqrt_one_minus)))
+                        for k, t in enumerate(ts)][::-1]
+            assert ddim_table(alphas_cumprod, ddim_timesteps(steps), eta) == expected
+
+
+def test_guidance_one_is_a_conditional_only_pass(generator, samples):
     pipe = generator.pipeline
     image = preprocess(samples[0].image, 64, "pad")
     with torch.no_grad():
         embeds, latents_in = pipe.encode([image], 64)
         pose = torch.tensor([pose_embedding(0, -90, 0)])
-        guided_by_one = pipe(embeds, latents_in, pose, [torch.Generator().manual_seed(1)], steps=STEPS, guidance=1.0)
         calls = []
         hook = pipe.unet.register_forward_hook(lambda m, args, kwargs_out: calls.append(args[0].shape[0]))
         try:
             pipe(embeds, latents_in, pose, [torch.Generator().manual_seed(1)], steps=STEPS, guidance=1.0)
+            pipe(embeds, latents_in, pose, [torch.Generator().manual_seed(1)], steps=STEPS, guidance=1.5)
         finally:
             hook.remove()
-    assert calls == [1] * STEPS  # one conditional pass per step, no unconditional branch
-    torch.testing.assert_close(guided_by_one, _reference_views(pipe, image, (0, -90, 0), 1, guidance=1.0),
-                               atol=1e-5, rtol=0)
+    assert calls == [1] * STEPS + [2] * STEPS  # guided: the unconditional and conditional halves in one batch
 
 
 def test_vae_latents_are_the_unscaled_mode(generator, samples):
@@ -128,9 +244,8 @@ def test_vae_latents_are_the_unscaled_mode(generator, samples):
     image = preprocess(samples[0].image, 64, "pad")
     with torch.no_grad():
         _, latents = pipe.encode([image], 64)
-        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
-        expected = pipe.vae.encode(pixels).latent_dist.mode()
-    torch.testing.assert_close(latents, expected)
+        expected = pipe.vae.encode(_original_input(image)).latent_dist.mode()
+    assert torch.equal(latents, expected)
 
 
 def test_views_are_seeded_deterministic_and_batch_invariant(generator, samples):
@@ -158,8 +273,8 @@ def test_preprocess_pads_on_white_like_the_reference():
 def test_fingerprint_names_everything_that_sets_pixels(tiny_dir, generator):
     base = generator.fingerprint()
     assert base["checkpoint"]["weights"] and base["checkpoint"]["model"] == str(tiny_dir)
-    for change in [{"steps": 4}, {"guidance": 2.0}, {"eta": 0.0}, {"preprocess": "resize"}, {"size": 32},
-                   {"variant": "stable_zero123"}]:
+    for change in [{"steps": 4}, {"guidance": 2.0}, {"eta": 0.0}, {"timesteps": "ldm"}, {"preprocess": "resize"},
+                   {"size": 32}, {"variant": "stable_zero123"}]:
         other = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), **{"steps": STEPS, "size": 64, **change})
         assert other.fingerprint() != base, change
 
@@ -169,6 +284,8 @@ def test_bad_settings_fail_clearly(tiny_dir):
         Zero123Generator(name="x", model=str(tiny_dir), variant="zero456")
     with pytest.raises(ValueError, match="generator.preprocess"):
         Zero123Generator(name="x", model=str(tiny_dir), preprocess="crop")
+    with pytest.raises(ValueError, match="generator.timesteps"):
+        Zero123Generator(name="x", model=str(tiny_dir), timesteps="karras")
 
 
 def test_preprocess_with_a_foreground_mask_whitens_crops_and_centres_the_object():

@@ -129,7 +129,9 @@ class Zero123GeneratorConfig:
     condition_polar: float = 90.0  # stable_zero123: the input image's polar angle, degrees (90: from the horizon)
     steps: int = 50
     guidance: float = 3.0
-    eta: float = 1.0
+    eta: float = 1.0  # the original demo's DDIM eta; 0.0: the diffusers community pipeline's (deterministic)
+    timesteps: str = "diffusers"  # diffusers: exactly `steps` DDIM steps | ldm: the original DDIMSampler's list
+    # (range(0, 1000, 1000 // steps) + 1 without its noisiest step: 49 steps at 50, 76 at 75)
     size: int = 256
     preprocess: str = "pad"  # pad (centred on white, the reference input) | resize
     dtype: str = "float32"  # float16 / bfloat16 on CUDA

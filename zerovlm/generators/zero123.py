@@ -1,9 +1,38 @@
 """Zero-1-to-3 (and Stable Zero123) novel views, built from diffusers and transformers components.
 
-The conditioning is the reference one: the input image's CLIP embedding (768) with the pose embedding (4)
-appended goes through `cc_projection` (772 -> 768) into the UNet's cross-attention; the input image's VAE
-latents (the distribution's mode, not scaled) are concatenated to the noisy latents (4 + 4 = 8 channels).
-Classifier-free guidance uses zeros for the unconditional embedding and latents.
+The conditioning and the sampler are the original's (cvlab-columbia/zero123: its demo, ldm's
+FrozenCLIPImageEmbedder and DDIMSampler), operation for operation; tests/test_zero123.py checks the whole generator
+path against a transcription of them, to the uint8 pixel on CPU.
+
+- Input: the prepared square image x (uint8) as x / 127.5 - 1 (the same floats as the original's x / 255 * 2 - 1,
+  for every uint8 value), a contiguous N x 3 x size x size float32 tensor.
+- CLIP: that [-1, 1] tensor resized to the image encoder's image_size (224 on the real checkpoints) with bicubic
+  interpolation, align_corners=True and no antialiasing (kornia.geometry.resize in the original, which is
+  torch.nn.functional.interpolate), mapped back with (x + 1) / 2, normalised with the checkpoint's
+  feature_extractor image_mean / image_std (CLIP's), and encoded to the projected image embedding (image_embeds).
+  The checkpoint's CLIPImageProcessor (PIL bicubic with antialiasing on uint8, shortest edge then centre crop) is
+  not used: it gives other numbers.
+- The CLIP embedding (768) with the pose embedding (4) appended goes through `cc_projection` (772 -> 768) into the
+  UNet's cross-attention; the input's VAE latents (the distribution's mode, not scaled) are concatenated to the
+  noisy latents (4 + 4 = 8 channels). Classifier-free guidance (any guidance other than 1) uses zeros for the
+  unconditional embedding (after cc_projection) and latents: e = uncond + guidance * (cond - uncond).
+- DDIM as ldm's DDIMSampler computes it: alphas_cumprod of the linear-in-sqrt beta schedule (0.00085 -> 0.012,
+  1000 steps) in float64, stored as float32; per timestep a_t, a_prev (alphas_cumprod[0] after the last),
+  sigma = eta * sqrt((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)) (float64, then float32) and
+  sqrt(1 - a_t) (float32), then pred_x0 = (x - sqrt(1 - a_t) e) / sqrt(a_t),
+  x_prev = sqrt(a_prev) pred_x0 + sqrt(1 - a_prev - sigma^2) e + sigma noise. eta defaults to the original demo's
+  1.0; generator.eta=0.0 is the diffusers community pipeline's default (deterministic DDIM). The latents and this
+  arithmetic stay in float32 when the weights are float16 / bfloat16 (the demo's default is float32 throughout).
+  Decoding: the VAE decodes (1 / scaling_factor) * latents; the view is clamp((x + 1) / 2, 0, 1), and the project
+  stores round(255 v) (the original demo truncates: uint8(255 v)).
+- Timesteps (generator.timesteps), with r = 1000 // steps:
+    diffusers (default): `steps` timesteps 1, 1 + r, ..., 1 + (steps - 1) r: diffusers' DDIMScheduler ("leading",
+        steps_offset 1), the community pipeline's schedule.
+    ldm: the original DDIMSampler.sample: make_ddim_timesteps 'uniform' gives range(0, 1000, r) + 1, and
+        ddim_sampling (t_start=-1) drops its last, noisiest entry; sampling starts from pure noise at the next one.
+  At steps that divide 1000 the two lists differ only by that dropped step (50 steps: diffusers runs 981 ... 1,
+  ldm 961 ... 1, 49 steps). At steps that do not divide 1000 ldm's list is longer: at 75, r = 13 and
+  range(0, 1000, 13) has 77 entries (ldm runs 76 steps, up to t = 976), diffusers exactly 75 (up to t = 963).
 
 Pose embedding of a relative pose (polar, azimuth in degrees; radius):
     zero123:         [rad(polar), sin(rad(azimuth)), cos(rad(azimuth)), radius]
@@ -12,12 +41,13 @@ where condition_polar is the input image's own polar angle (90 = seen from the h
 
 Checkpoints are diffusers-format folders (unet/, vae/, image_encoder/, feature_extractor/, cc_projection/), by
 hub id (kxic/zero123-165000, kxic/zero123-xl, kxic/stable-zero123) or local path, loaded component by
-component (safetensors when present). The scheduler is pinned to the reference DDIM (scaled_linear betas
-0.00085 -> 0.012) rather than read from converted configs.
+component (safetensors when present). The scheduler component is pinned to the reference DDIM (scaled_linear betas
+0.00085 -> 0.012, 1000 steps) rather than read from converted configs; the sampler reads its betas from it.
 
 Every view has its own seed: its initial noise and DDIM's per-step noise come from a generator seeded with it,
 so a view does not depend on which other views share its batch (up to float summation order: at most one level
-of 255 on a few pixels, measured on CPU). The same seed on the same device gives the same pixels.
+of 255 on a few pixels, measured on CPU). The initial noise is drawn first, then one draw per step when eta > 0.
+The same seed on the same device gives the same pixels.
 """
 
 from __future__ import annotations
@@ -43,6 +73,10 @@ from zerovlm.hf_classes import image_processor_class
 
 VARIANTS = ("zero123", "stable_zero123")
 PREPROCESS = ("pad", "resize")
+TIMESTEPS = ("diffusers", "ldm")
+# Names the conditioning and sampling arithmetic in the cache key: views made before it (CLIPImageProcessor input,
+# diffusers' DDIMScheduler arithmetic) are not served for it.
+SAMPLER = "ldm_ddim_v1"
 COMPONENTS = ("unet", "vae", "image_encoder", "feature_extractor", "cc_projection")
 
 
@@ -61,6 +95,44 @@ class CCProjection(ModelMixin, ConfigMixin):
 def reference_scheduler() -> DDIMScheduler:
     return DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                          clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
+
+
+def ddim_timesteps(steps: int, mode: str = "diffusers", train_steps: int = 1000) -> np.ndarray:
+    """The DDIM timesteps, ascending (see the module docstring): diffusers: `steps` of them; ldm: the original
+    DDIMSampler's, range(0, train_steps, train_steps // steps) + 1 without its last entry."""
+    ratio = train_steps // steps
+    if mode == "ldm":
+        return np.asarray(list(range(0, train_steps, ratio)))[:-1] + 1
+    return np.arange(steps) * ratio + 1
+
+
+def ldm_alphas_cumprod(scheduler: DDIMScheduler) -> torch.Tensor:
+    """alphas_cumprod as ldm computes it (make_beta_schedule 'linear' = diffusers' scaled_linear, float64 numpy
+    cumprod, stored as float32); diffusers' own float32 cumprod differs in the last bits of almost every entry."""
+    c = scheduler.config
+    if c.beta_schedule != "scaled_linear":
+        raise ValueError(f"the Zero-1-to-3 sampler needs scaled_linear betas, not {c.beta_schedule!r}")
+    betas = torch.linspace(c.beta_start ** 0.5, c.beta_end ** 0.5, c.num_train_timesteps, dtype=torch.float64) ** 2
+    return torch.tensor(np.cumprod(1.0 - betas.numpy(), axis=0), dtype=torch.float32)
+
+
+DDIMStep = tuple[int, float, float, float, float]  # t, a_t, a_prev, sigma, sqrt(1 - a_t)
+
+
+def ddim_table(alphas_cumprod: torch.Tensor, timesteps: np.ndarray, eta: float) -> list[DDIMStep]:
+    """(t, a_t, a_prev, sigma, sqrt(1 - a_t)) per step, noisiest first, computed as ldm's make_ddim_sampling_parameters
+    and DDIMSampler.make_schedule do, to the bit: a_t a float32 tensor there and a_prev a float64 array, so sigma is
+    float64 with (1 - a_prev) / (1 - a_t) done by torch as (1 - a_prev) * float32 reciprocal of float32 (1 - a_t),
+    and sqrt(1 - a_t) is float32; numpy's sqrt (correctly rounded; torch's CPU sqrt is not always). Each value is
+    then used as a float32."""
+    alphas = alphas_cumprod[timesteps].numpy()  # float32
+    prev = np.asarray([alphas_cumprod[0].item()] + alphas_cumprod[timesteps[:-1]].tolist())  # float64
+    reciprocal = (np.float32(1) / (np.float32(1) - alphas)).astype(np.float64)
+    sigmas = eta * np.sqrt((1 - prev) * reciprocal * (1 - alphas / prev))
+    sqrt_one_minus = np.sqrt(np.float32(1.0) - alphas)
+    rows = zip(timesteps.tolist(), alphas.tolist(), prev.tolist(), sigmas.astype(np.float32).tolist(),
+               sqrt_one_minus.tolist(), strict=True)
+    return list(rows)[::-1]
 
 
 def pose_embedding(polar: float, azimuth: float, radius: float, variant: str = "zero123",
@@ -127,21 +199,36 @@ class Zero123Pipeline:
         return {"unet": self.unet, "vae": self.vae, "image_encoder": self.image_encoder,
                 "cc_projection": self.cc_projection}
 
+    def pixels(self, images: list[Image.Image], size: int) -> torch.Tensor:
+        """The [-1, 1] input (N, 3, size, size), float32, contiguous, on the pipeline's device."""
+        pixels = np.stack([np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BICUBIC))
+                           for im in images])
+        pixels = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()  # NCHW, as the original's ToTensor
+        return pixels.to(self.unet.device, torch.float32) / 127.5 - 1.0
+
+    def clip_input(self, pixels: torch.Tensor) -> torch.Tensor:
+        """The image encoder's input from the [-1, 1] pixels, as ldm's FrozenCLIPImageEmbedder.preprocess makes it:
+        bicubic resize (align_corners=True, no antialiasing) to the encoder's image_size, (x + 1) / 2, then the
+        feature extractor's mean / std. float32."""
+        side = self.image_encoder.config.image_size
+        x = torch.nn.functional.interpolate(pixels.float(), (side, side), mode="bicubic", align_corners=True)
+        x = (x + 1.0) / 2.0
+        mean = torch.tensor(self.feature_extractor.image_mean, dtype=torch.float32, device=x.device)[:, None, None]
+        std = torch.tensor(self.feature_extractor.image_std, dtype=torch.float32, device=x.device)[:, None, None]
+        return (x - mean) / std
+
     @torch.no_grad()
     def encode(self, images: list[Image.Image], size: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(CLIP image embeddings (N, 1, D), VAE latents' mode, unscaled (N, 4, h, w)) of square inputs."""
-        device, dtype = self.unet.device, self.unet.dtype
-        clip_in = self.feature_extractor(images=images, return_tensors="pt").pixel_values.to(device, dtype)
-        embeds = self.image_encoder(clip_in).image_embeds[:, None, :]
-        pixels = torch.from_numpy(np.stack([np.asarray(im.resize((size, size), Image.Resampling.BICUBIC))
-                                            for im in images])).permute(0, 3, 1, 2)
-        pixels = (pixels.to(device, dtype) / 127.5) - 1.0
-        return embeds, self.vae.encode(pixels).latent_dist.mode()
+        dtype = self.unet.dtype
+        pixels = self.pixels(images, size)
+        embeds = self.image_encoder(self.clip_input(pixels).to(dtype)).image_embeds[:, None, :]
+        return embeds, self.vae.encode(pixels.to(dtype)).latent_dist.mode()
 
     @torch.no_grad()
     def __call__(self, embeds: torch.Tensor, latents_in: torch.Tensor, poses: torch.Tensor,
                  generators: list[torch.Generator], steps: int = 50, guidance: float = 3.0,
-                 eta: float = 1.0) -> torch.Tensor:
+                 eta: float = 1.0, timesteps: str = "diffusers") -> torch.Tensor:
         """Novel views (N, 3, H, W) in [0, 1]: row i from embeds[i], latents_in[i], poses[i], generators[i]."""
         device, dtype = self.unet.device, self.unet.dtype
         cond = self.cc_projection(torch.cat([embeds, poses[:, None, :].to(device, dtype)], dim=-1))
@@ -153,21 +240,29 @@ class Zero123Pipeline:
 
         def noise() -> torch.Tensor:
             return torch.stack([torch.randn(shape[1:], generator=g, dtype=torch.float32) for g in generators]
-                               ).to(device, dtype)
+                               ).to(device)
 
-        self.scheduler.set_timesteps(steps, device=device)
-        latents = noise() * self.scheduler.init_noise_sigma
-        for t in self.scheduler.timesteps:
+        def scalar(value: float) -> torch.Tensor:
+            return torch.tensor(value, dtype=torch.float32, device=device)
+
+        alphas_cumprod = ldm_alphas_cumprod(self.scheduler)
+        table = ddim_table(alphas_cumprod, ddim_timesteps(steps, timesteps, len(alphas_cumprod)), eta)
+        latents = noise()  # float32 whatever the weights' dtype
+        for t, a_t, a_prev, sigma_t, sqrt_one_minus_at in table:
             x = torch.cat([latents] * 2) if guided else latents
-            x = torch.cat([self.scheduler.scale_model_input(x, t), latents_in], dim=1)
-            eps = self.unet(x, t, encoder_hidden_states=cond).sample
+            x = torch.cat([x.to(dtype), latents_in], dim=1)
+            e_t = self.unet(x, torch.tensor(t, device=device), encoder_hidden_states=cond).sample.float()
             if guided:
-                uncond, conditional = eps.chunk(2)
-                eps = uncond + guidance * (conditional - uncond)
-            latents = self.scheduler.step(eps, t, latents, eta=eta, variance_noise=noise() if eta > 0 else None
-                                          ).prev_sample
-        images = self.vae.decode(latents / self.vae.config.scaling_factor).sample
-        return ((images.float() + 1) / 2).clamp(0, 1)
+                e_t_uncond, e_t = e_t.chunk(2)
+                e_t = e_t_uncond + guidance * (e_t - e_t_uncond)
+            a_t, a_prev, sigma_t, sqrt_one_minus_at = map(scalar, (a_t, a_prev, sigma_t, sqrt_one_minus_at))
+            pred_x0 = (latents - sqrt_one_minus_at * e_t) / a_t.sqrt()
+            dir_xt = (1.0 - a_prev - sigma_t ** 2).sqrt() * e_t
+            latents = a_prev.sqrt() * pred_x0 + dir_xt
+            if eta > 0:
+                latents = latents + sigma_t * noise()
+        images = self.vae.decode((1.0 / self.vae.config.scaling_factor * latents).to(dtype)).sample
+        return ((images.float() + 1.0) / 2.0).clamp(0, 1)
 
 
 def preprocess(image: Image.Image, size: int, mode: str, mask: np.ndarray | None = None,
@@ -199,7 +294,8 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
 
     def __init__(self, name: str, model: str, revision: str | None = None, variant: str = "zero123",
                  condition_polar: float = 90.0, steps: int = 50, guidance: float = 3.0, eta: float = 1.0,
-                 size: int = 256, preprocess: str = "pad", dtype: str = "float32", batch_size: int = 8,
+                 timesteps: str = "diffusers", size: int = 256, preprocess: str = "pad", dtype: str = "float32",
+                 batch_size: int = 8,
                  segmenter: str | None = None, background_labels=("background",), object_scale: float = 0.8,
                  tiny_random: bool = False, seed: int = 0) -> None:
         super().__init__()
@@ -207,12 +303,15 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
             raise ValueError(f"generator.variant={variant!r}: choose one of {', '.join(VARIANTS)}")
         if preprocess not in PREPROCESS:
             raise ValueError(f"generator.preprocess={preprocess!r}: choose one of {', '.join(PREPROCESS)}")
+        if timesteps not in TIMESTEPS:
+            raise ValueError(f"generator.timesteps={timesteps!r}: choose one of {', '.join(TIMESTEPS)}")
         if tiny_random:
             from zerovlm.generators.tiny import ensure_tiny_zero123
 
             ensure_tiny_zero123(model, seed)
         self.name, self.variant, self.condition_polar = name, variant, condition_polar
         self.steps, self.guidance, self.eta, self.size = steps, guidance, eta, size
+        self.timesteps = timesteps
         self.preprocess_mode, self.batch_size, self.dtype_name = preprocess, batch_size, dtype
         self.pipeline = Zero123Pipeline.from_pretrained(model, revision=revision, dtype=getattr(torch, dtype))
         self.components = torch.nn.ModuleDict(self.pipeline.modules())  # so Lightning moves them to the device
@@ -224,7 +323,8 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
 
     def fingerprint(self) -> dict:
         return {"generator": "zero123", "variant": self.variant, "checkpoint": self.checkpoint,
-                "steps": self.steps, "guidance": self.guidance, "eta": self.eta, "size": self.size,
+                "steps": self.steps, "guidance": self.guidance, "eta": self.eta, "timesteps": self.timesteps,
+                "size": self.size, "sampler": SAMPLER,
                 "preprocess": self.preprocess_mode, "dtype": self.dtype_name,
                 "condition_polar": self.condition_polar if self.variant == "stable_zero123" else None,
                 "foreground": self.foreground.fingerprint() | {"object_scale": self.object_scale}
@@ -255,11 +355,11 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
             poses = torch.tensor([self.pose_embedding(r.pose) for r in chunk], dtype=torch.float32)
             generators = [torch.Generator().manual_seed(r.seed) for r in chunk]
             images = self.pipeline(embeds[index], latents[index], poses, generators, self.steps, self.guidance,
-                                   self.eta)
+                                   self.eta, self.timesteps)
             pixels = (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
             out += [Image.fromarray(p) for p in pixels]
         return out
 
 
-__all__ = ["CCProjection", "Zero123Generator", "Zero123Pipeline", "pose_embedding", "preprocess",
-           "reference_scheduler"]
+__all__ = ["CCProjection", "Zero123Generator", "Zero123Pipeline", "ddim_table", "ddim_timesteps", "ldm_alphas_cumprod",
+           "pose_embedding", "preprocess", "reference_scheduler"]
