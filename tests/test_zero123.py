@@ -333,3 +333,98 @@ def test_a_segmenter_removes_the_background_before_generation(tiny_dir, tiny_seg
                                   segmenter=str(tiny_segmenter), background_labels=["background", "object"])
     everything.prepare(samples[0])  # every segment is background: the whole image is used, and counted
     assert everything.counts == {"empty_foreground": 1}
+
+
+# --- generator.preprocess=reference: the original demo's input preparation.
+
+def _add_margin(pil_img, color, size=256):
+    """ldm.util.add_margin."""
+    width, height = pil_img.size
+    result = Image.new(pil_img.mode, (size, size), color)
+    result.paste(pil_img, ((size - width) // 2, (size - height) // 2))
+    return result
+
+
+def _bounding_rect(foreground: np.ndarray) -> tuple[int, int, int, int]:
+    """cv2.boundingRect of a uint8 mask: x, y, w, h of the tight box around its nonzero pixels."""
+    rows, cols = np.nonzero(foreground)
+    return int(cols.min()), int(rows.min()), int(cols.max() - cols.min() + 1), int(rows.max() - rows.min() + 1)
+
+
+def _load_and_preprocess(foreground: np.ndarray, input_im: Image.Image) -> np.ndarray:
+    """ldm.util.load_and_preprocess with the background remover's mask given (carvekit's alpha > 127 there)."""
+    image = input_im.convert('RGB')
+    image = np.array(image)
+    image[~foreground] = [255., 255., 255.]
+    x, y, w, h = _bounding_rect(foreground.astype(np.uint8))
+    image = image[y:y + h, x:x + w, :]
+    image = Image.fromarray(np.array(image))
+    image.thumbnail([200, 200], Image.Resampling.LANCZOS)
+    image = _add_margin(image, (255, 255, 255), size=256)
+    return np.array(image)
+
+
+def _scene(width: int, height: int, box: tuple[int, int, int, int]) -> tuple[Image.Image, np.ndarray]:
+    """A textured non-square image and the mask of a blob-shaped object inside box (x0, y0, x1, y1)."""
+    rng = np.random.default_rng(width * height)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    yy, xx = np.mgrid[:height, :width]
+    x0, y0, x1, y1 = box
+    cx, cy, rx, ry = (x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2, (x1 - x0) / 2, (y1 - y0) / 2
+    mask = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1.0
+    return Image.fromarray(image), mask
+
+
+@pytest.mark.parametrize(("width", "height", "box"), [
+    (420, 310, (40, 20, 390, 260)),  # object larger than 200: thumbnailed to 200 x 137 (LANCZOS)
+    (300, 180, (100, 60, 161, 101)),  # a 61 x 41 object: never enlarged
+])
+def test_reference_preparation_is_the_original_load_and_preprocess(width, height, box):
+    image, mask = _scene(width, height, box)
+    expected = _load_and_preprocess(mask, image)
+    got = np.asarray(preprocess(image, 256, "reference", mask=mask))
+    assert np.array_equal(got, expected)
+    x, y, w, h = _bounding_rect(mask)
+    object_pixels = np.nonzero((got != 255).any(-1))
+    size = (object_pixels[1].max() - object_pixels[1].min() + 1, object_pixels[0].max() - object_pixels[0].min() + 1)
+    scale = min(1.0, 200 / max(w, h))
+    assert abs(size[0] - w * scale) <= 1 and abs(size[1] - h * scale) <= 1  # the object's box, thumbnailed
+
+
+def test_reference_preparation_scales_with_size_and_takes_the_whole_image_without_a_foreground():
+    image, mask = _scene(420, 310, (40, 20, 390, 260))
+    small = np.asarray(preprocess(image, 64, "reference", mask=mask))  # within 50 x 50 (200 / 256 of 64)
+    x, y, w, h = _bounding_rect(mask)
+    thumb = Image.fromarray(np.where(mask[..., None], np.asarray(image), 255).astype(np.uint8)[y:y + h, x:x + w])
+    thumb.thumbnail((50, 50), Image.Resampling.LANCZOS)
+    assert np.array_equal(small, np.asarray(_add_margin(thumb, (255, 255, 255), 64)))
+    for empty in [None, np.zeros(mask.shape, dtype=bool)]:
+        whole = image.copy()
+        whole.thumbnail((200, 200), Image.Resampling.LANCZOS)
+        assert np.array_equal(np.asarray(preprocess(image, 256, "reference", mask=empty)),
+                              np.asarray(_add_margin(whole, (255, 255, 255), 256)))
+    assert image.size == (420, 310)  # the sample's image is left as it was
+
+
+def test_reference_preparation_end_to_end_with_a_segmenter(tiny_dir, tiny_segmenter, samples):
+    with pytest.raises(ValueError, match="generator.segmenter"):
+        Zero123Generator(name="x", model=str(tiny_dir), preprocess="reference")
+    at_256 = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=2, preprocess="reference",
+                              segmenter=str(tiny_segmenter))
+    mask = at_256.foreground.mask(samples[0].image)
+    assert mask.any() and not mask.all()
+    assert np.array_equal(np.asarray(at_256.prepare(samples[0])), _load_and_preprocess(mask, samples[0].image))
+    gen = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=2, size=64, preprocess="reference",
+                           segmenter=str(tiny_segmenter))
+    assert gen.prepare(samples[0]).tobytes() == preprocess(samples[0].image, 64, "reference", mask=mask).tobytes()
+    view = gen.generate([ViewRequest(samples[0], Pose("left", 0, -90, 0), 3)])[0]
+    assert view.size == (64, 64)
+    padded = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=2, size=64,
+                              segmenter=str(tiny_segmenter))
+    assert padded.fingerprint() != gen.fingerprint()
+    assert gen.fingerprint()["preprocess"] == "reference" and gen.fingerprint()["foreground"]["object_scale"] is None
+    everything = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=2, size=64, preprocess="reference",
+                                  segmenter=str(tiny_segmenter), background_labels=["background", "object"])
+    prepared = everything.prepare(samples[0])  # no foreground: the whole image, thumbnailed and centred, counted
+    assert everything.counts == {"empty_foreground": 1}
+    assert prepared.tobytes() == preprocess(samples[0].image, 64, "reference").tobytes()

@@ -133,12 +133,15 @@ class Zero123GeneratorConfig:
     timesteps: str = "diffusers"  # diffusers: exactly `steps` DDIM steps | ldm: the original DDIMSampler's list
     # (range(0, 1000, 1000 // steps) + 1 without its noisiest step: 49 steps at 50, 76 at 75)
     size: int = 256
-    preprocess: str = "pad"  # pad (centred on white, the reference input) | resize
+    # pad: the whole image centred on white | resize: squashed to size x size | reference: the original demo's
+    # load_and_preprocess (needs segmenter): background white, cropped to the object, PIL thumbnail (LANCZOS, never
+    # enlarging) to 200/256 of size, centred on white
+    preprocess: str = "pad"
     dtype: str = "float32"  # float16 / bfloat16 on CUDA
     batch_size: int = 8  # views per denoising batch
     segmenter: str | None = None  # a transformers image-segmentation model: remove the background first
     background_labels: list[str] = field(default_factory=lambda: ["background"])
-    object_scale: float = 0.8  # with a segmenter: the object's longer side as a fraction of the input
+    object_scale: float = 0.8  # pad/resize with a segmenter: the object's longer side as a fraction of the input
     tiny_random: bool = False
     seed: int = 0  # seed of the tiny random weights
 

@@ -4,8 +4,10 @@ The conditioning and the sampler are the original's (cvlab-columbia/zero123: its
 FrozenCLIPImageEmbedder and DDIMSampler), operation for operation; tests/test_zero123.py checks the whole generator
 path against a transcription of them, to the uint8 pixel on CPU.
 
-- Input: the prepared square image x (uint8) as x / 127.5 - 1 (the same floats as the original's x / 255 * 2 - 1,
-  for every uint8 value), a contiguous N x 3 x size x size float32 tensor.
+- Input: the square image prepared by generator.preprocess (pad, resize, or reference: the original demo's
+  load_and_preprocess with generator.segmenter's mask in carvekit's place; see `preprocess`), x (uint8), as
+  x / 127.5 - 1 (the same floats as the original's x / 255 * 2 - 1 for every uint8 value), a contiguous
+  N x 3 x size x size float32 tensor.
 - CLIP: that [-1, 1] tensor resized to the image encoder's image_size (224 on the real checkpoints) with bicubic
   interpolation, align_corners=True and no antialiasing (kornia.geometry.resize in the original, which is
   torch.nn.functional.interpolate), mapped back with (x + 1) / 2, normalised with the checkpoint's
@@ -72,7 +74,8 @@ from zerovlm.generators.foreground import Foreground
 from zerovlm.hf_classes import image_processor_class
 
 VARIANTS = ("zero123", "stable_zero123")
-PREPROCESS = ("pad", "resize")
+PREPROCESS = ("pad", "resize", "reference")
+REFERENCE_BOX, REFERENCE_CANVAS = 200, 256  # the original demo: thumbnail to 200 x 200, centred on 256 x 256
 TIMESTEPS = ("diffusers", "ldm")
 # Names the conditioning and sampling arithmetic in the cache key: views made before it (CLIPImageProcessor input,
 # diffusers' DDIMScheduler arithmetic) are not served for it.
@@ -265,12 +268,37 @@ class Zero123Pipeline:
         return ((images.float() + 1.0) / 2.0).clamp(0, 1)
 
 
+def reference_input(image: Image.Image, size: int, mask: np.ndarray | None) -> Image.Image:
+    """The original demo's input (ldm.util.load_and_preprocess, then add_margin), at any `size`.
+
+    The background (where `mask`, H x W bool, is False) turns white; the image is cropped to the mask's tight
+    bounding box (cv2.boundingRect); PIL's own Image.thumbnail with LANCZOS (aspect kept, never enlarged, its
+    default reducing_gap) brings it within a square of round(size * 200 / 256) (200 at the original's 256); it is
+    pasted at ((size - w) // 2, (size - h) // 2) on a white size x size canvas. Without a foreground (no mask, or an
+    empty one, where the original would fail) the whole image is thumbnailed and centred the same way."""
+    image = image.convert("RGB")
+    if mask is not None and mask.any():
+        pixels = np.array(image)
+        pixels[~mask] = 255
+        rows, cols = np.nonzero(mask)
+        image = Image.fromarray(pixels[rows.min():rows.max() + 1, cols.min():cols.max() + 1])
+    box = round(size * REFERENCE_BOX / REFERENCE_CANVAS)
+    image.thumbnail((box, box), Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", (size, size), (255, 255, 255))
+    canvas.paste(image, ((size - image.width) // 2, (size - image.height) // 2))
+    return canvas
+
+
 def preprocess(image: Image.Image, size: int, mode: str, mask: np.ndarray | None = None,
                object_scale: float = 0.8) -> Image.Image:
-    """pad: the whole image centred on white, longer side = size; resize: squashed to size x size.
+    """The square input the model sees.
 
-    With a foreground `mask` (H x W bool), as the reference demo prepares its input: the background turns white,
-    the image is cropped to the object and the object's longer side becomes `object_scale` of the canvas."""
+    pad: the whole image centred on white, longer side = size (bicubic); resize: squashed to size x size (bicubic);
+    reference: the original demo's preparation (`reference_input`; needs the foreground mask).
+    pad and resize with a foreground `mask` (H x W bool): the background turns white, the image is cropped to the
+    object and the object's longer side becomes `object_scale` of the canvas (bicubic, enlarging small objects)."""
+    if mode == "reference":
+        return reference_input(image, size, mask)
     image = image.convert("RGB")
     if mask is not None and mask.any():
         pixels = np.where(mask[..., None], np.asarray(image), 255).astype(np.uint8)
@@ -303,6 +331,10 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
             raise ValueError(f"generator.variant={variant!r}: choose one of {', '.join(VARIANTS)}")
         if preprocess not in PREPROCESS:
             raise ValueError(f"generator.preprocess={preprocess!r}: choose one of {', '.join(PREPROCESS)}")
+        if preprocess == "reference" and not segmenter:
+            raise ValueError("generator.preprocess=reference prepares the input as the original demo does, from the "
+                             "object's mask: set generator.segmenter to a transformers image-segmentation model "
+                             "(its background_labels name the segments that are not the object)")
         if timesteps not in TIMESTEPS:
             raise ValueError(f"generator.timesteps={timesteps!r}: choose one of {', '.join(TIMESTEPS)}")
         if tiny_random:
@@ -322,13 +354,15 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         self.counts: Counter = Counter()  # reported in metrics.json
 
     def fingerprint(self) -> dict:
+        foreground = None
+        if self.foreground is not None:  # object_scale sets pixels only in pad and resize
+            scale = None if self.preprocess_mode == "reference" else self.object_scale
+            foreground = self.foreground.fingerprint() | {"object_scale": scale}
         return {"generator": "zero123", "variant": self.variant, "checkpoint": self.checkpoint,
                 "steps": self.steps, "guidance": self.guidance, "eta": self.eta, "timesteps": self.timesteps,
-                "size": self.size, "sampler": SAMPLER,
-                "preprocess": self.preprocess_mode, "dtype": self.dtype_name,
+                "size": self.size, "sampler": SAMPLER, "preprocess": self.preprocess_mode, "dtype": self.dtype_name,
                 "condition_polar": self.condition_polar if self.variant == "stable_zero123" else None,
-                "foreground": self.foreground.fingerprint() | {"object_scale": self.object_scale}
-                if self.foreground else None}
+                "foreground": foreground}
 
     def prepare(self, sample) -> Image.Image:
         """The square input the model sees (background removed first when a segmenter is configured)."""
@@ -336,7 +370,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         if self.foreground is not None:
             mask = self.foreground.mask(sample.image)
             if not mask.any():
-                self.counts["empty_foreground"] += 1  # nothing found: the whole image is used
+                self.counts["empty_foreground"] += 1  # nothing found: the whole image is used (every mode)
         return preprocess(sample.image, self.size, self.preprocess_mode, mask, self.object_scale)
 
     def pose_embedding(self, pose) -> list[float]:
@@ -362,4 +396,4 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
 
 
 __all__ = ["CCProjection", "Zero123Generator", "Zero123Pipeline", "ddim_table", "ddim_timesteps", "ldm_alphas_cumprod",
-           "pose_embedding", "preprocess", "reference_scheduler"]
+           "pose_embedding", "preprocess", "reference_input", "reference_scheduler"]
