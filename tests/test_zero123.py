@@ -170,16 +170,15 @@ def _original_views(pipe, image: Image.Image, poses, seeds, steps: int, scale: f
         img = a_prev.sqrt() * pred_x0 + dir_xt + noise
     x = pipe.vae.decode(1.0 / pipe.vae.config.scaling_factor * img).sample  # decode_first_stage
     x = torch.clamp((x + 1.0) / 2.0, min=0.0, max=1.0)
-    return (x.permute(0, 2, 3, 1).numpy() * 255).round().astype(np.uint8)  # as the project stores views (the demo
-    # truncates instead: (255.0 * x).astype(np.uint8))
+    return (255.0 * x.permute(0, 2, 3, 1).numpy()).astype(np.uint8)  # the demo: 255.0 * x, truncated
 
 
 REF_STEPS = 4  # divides 1000: ldm's make_ddim_timesteps gives exactly 4
 
 
 @pytest.mark.parametrize(("guidance", "eta", "timesteps"), [
-    (3.0, 1.0, "diffusers"), (3.0, 0.0, "diffusers"), (1.0, 1.0, "diffusers"), (1.0, 0.0, "diffusers"),
-    (3.0, 1.0, "ldm"), (1.0, 0.0, "ldm"),
+    (3.0, 1.0, "ldm"), (3.0, 0.0, "ldm"), (1.0, 1.0, "ldm"), (1.0, 0.0, "ldm"),
+    (3.0, 1.0, "diffusers"), (1.0, 0.0, "diffusers"),
 ])
 def test_the_generator_reproduces_the_original_sampler_to_the_pixel(tiny_dir, samples, guidance, eta, timesteps):
     """Zero123Generator.generate, from the sample to the uint8 views, equals the original's arithmetic."""
@@ -209,10 +208,10 @@ def test_clip_input_is_the_original_preprocessing_not_the_image_processor(genera
 
 
 def test_ddim_timesteps_and_table_follow_ldm():
-    assert ddim_timesteps(50).tolist() == list(range(1, 1000, 20))  # diffusers: exactly `steps`, 1 ... 981
-    assert ddim_timesteps(50, "ldm").tolist() == list(range(1, 962, 20))  # ldm: 961 ... 1, 49 steps
-    assert len(ddim_timesteps(75)) == 75 and ddim_timesteps(75)[-1] == 963
-    assert len(ddim_timesteps(75, "ldm")) == 76 and ddim_timesteps(75, "ldm")[-1] == 976  # 77 listed, one dropped
+    assert ddim_timesteps(50, "diffusers").tolist() == list(range(1, 1000, 20))  # exactly `steps`, 1 ... 981
+    assert ddim_timesteps(50).tolist() == list(range(1, 962, 20))  # ldm, the default: 961 ... 1, 49 steps
+    assert len(ddim_timesteps(75, "diffusers")) == 75 and ddim_timesteps(75, "diffusers")[-1] == 963
+    assert len(ddim_timesteps(75)) == 76 and ddim_timesteps(75)[-1] == 976  # 77 listed, one dropped
     alphas_cumprod = ldm_alphas_cumprod(reference_scheduler())
     for steps in [2, 4, 10, 50, 100]:
         for eta in [1.0, 0.0]:
@@ -220,7 +219,8 @@ def test_ddim_timesteps_and_table_follow_ldm():
             expected = [(int(t), *(torch.full((1,), v[k]).item() for v in (alphas, alphas_prev, sigmas,
                                                                                sqrt_one_minus)))
                         for k, t in enumerate(ts)][::-1]
-            assert ddim_table(alphas_cumprod, ddim_timesteps(steps), eta) == expected
+            # the whole list (steps divides 1000: the diffusers list is ldm's before it drops its noisiest entry)
+            assert ddim_table(alphas_cumprod, ddim_timesteps(steps, "diffusers"), eta) == expected
 
 
 def test_guidance_one_is_a_conditional_only_pass(generator, samples):
@@ -273,7 +273,7 @@ def test_preprocess_pads_on_white_like_the_reference():
 def test_fingerprint_names_everything_that_sets_pixels(tiny_dir, generator):
     base = generator.fingerprint()
     assert base["checkpoint"]["weights"] and base["checkpoint"]["model"] == str(tiny_dir)
-    for change in [{"steps": 4}, {"guidance": 2.0}, {"eta": 0.0}, {"timesteps": "ldm"}, {"preprocess": "resize"},
+    for change in [{"steps": 4}, {"guidance": 2.0}, {"eta": 0.0}, {"timesteps": "diffusers"}, {"preprocess": "resize"},
                    {"size": 32}, {"variant": "stable_zero123"}]:
         other = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), **{"steps": STEPS, "size": 64, **change})
         assert other.fingerprint() != base, change

@@ -130,7 +130,7 @@ class Zero123GeneratorConfig:
     steps: int = 50
     guidance: float = 3.0
     eta: float = 1.0  # the original demo's DDIM eta; 0.0: the diffusers community pipeline's (deterministic)
-    timesteps: str = "diffusers"  # diffusers: exactly `steps` DDIM steps | ldm: the original DDIMSampler's list
+    timesteps: str = "ldm"  # ldm: the original DDIMSampler's list (49 steps at 50) | diffusers: exactly `steps`
     # (range(0, 1000, 1000 // steps) + 1 without its noisiest step: 49 steps at 50, 76 at 75)
     size: int = 256
     # pad: the whole image centred on white | resize: squashed to size x size | reference: the original demo's

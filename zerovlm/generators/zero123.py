@@ -25,13 +25,14 @@ path against a transcription of them, to the uint8 pixel on CPU.
   x_prev = sqrt(a_prev) pred_x0 + sqrt(1 - a_prev - sigma^2) e + sigma noise. eta defaults to the original demo's
   1.0; generator.eta=0.0 is the diffusers community pipeline's default (deterministic DDIM). The latents and this
   arithmetic stay in float32 when the weights are float16 / bfloat16 (the demo's default is float32 throughout).
-  Decoding: the VAE decodes (1 / scaling_factor) * latents; the view is clamp((x + 1) / 2, 0, 1), and the project
-  stores round(255 v) (the original demo truncates: uint8(255 v)).
+  Decoding: the VAE decodes (1 / scaling_factor) * latents; the view is clamp((x + 1) / 2, 0, 1), stored as the
+  original demo stores it: uint8(255 v), truncated.
 - Timesteps (generator.timesteps), with r = 1000 // steps:
-    diffusers (default): `steps` timesteps 1, 1 + r, ..., 1 + (steps - 1) r: diffusers' DDIMScheduler ("leading",
+    ldm (default): the original DDIMSampler.sample: make_ddim_timesteps 'uniform' gives range(0, 1000, r) + 1,
+        and ddim_sampling (t_start=-1) drops its last, noisiest entry; sampling starts from pure noise at the
+        next one.
+    diffusers: `steps` timesteps 1, 1 + r, ..., 1 + (steps - 1) r: diffusers' DDIMScheduler ("leading",
         steps_offset 1), the community pipeline's schedule.
-    ldm: the original DDIMSampler.sample: make_ddim_timesteps 'uniform' gives range(0, 1000, r) + 1, and
-        ddim_sampling (t_start=-1) drops its last, noisiest entry; sampling starts from pure noise at the next one.
   At steps that divide 1000 the two lists differ only by that dropped step (50 steps: diffusers runs 981 ... 1,
   ldm 961 ... 1, 49 steps). At steps that do not divide 1000 ldm's list is longer: at 75, r = 13 and
   range(0, 1000, 13) has 77 entries (ldm runs 76 steps, up to t = 976), diffusers exactly 75 (up to t = 963).
@@ -76,10 +77,10 @@ from zerovlm.hf_classes import image_processor_class
 VARIANTS = ("zero123", "stable_zero123")
 PREPROCESS = ("pad", "resize", "reference")
 REFERENCE_BOX, REFERENCE_CANVAS = 200, 256  # the original demo: thumbnail to 200 x 200, centred on 256 x 256
-TIMESTEPS = ("diffusers", "ldm")
+TIMESTEPS = ("ldm", "diffusers")
 # Names the conditioning and sampling arithmetic in the cache key: views made before it (CLIPImageProcessor input,
 # diffusers' DDIMScheduler arithmetic) are not served for it.
-SAMPLER = "ldm_ddim_v1"
+SAMPLER = "ldm_ddim_v2"  # v2: views stored truncated to uint8, as the demo
 COMPONENTS = ("unet", "vae", "image_encoder", "feature_extractor", "cc_projection")
 
 
@@ -100,9 +101,9 @@ def reference_scheduler() -> DDIMScheduler:
                          clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
 
 
-def ddim_timesteps(steps: int, mode: str = "diffusers", train_steps: int = 1000) -> np.ndarray:
-    """The DDIM timesteps, ascending (see the module docstring): diffusers: `steps` of them; ldm: the original
-    DDIMSampler's, range(0, train_steps, train_steps // steps) + 1 without its last entry."""
+def ddim_timesteps(steps: int, mode: str = "ldm", train_steps: int = 1000) -> np.ndarray:
+    """The DDIM timesteps, ascending (see the module docstring): ldm: the original DDIMSampler's,
+    range(0, train_steps, train_steps // steps) + 1 without its last entry; diffusers: `steps` of them."""
     ratio = train_steps // steps
     if mode == "ldm":
         return np.asarray(list(range(0, train_steps, ratio)))[:-1] + 1
@@ -231,7 +232,7 @@ class Zero123Pipeline:
     @torch.no_grad()
     def __call__(self, embeds: torch.Tensor, latents_in: torch.Tensor, poses: torch.Tensor,
                  generators: list[torch.Generator], steps: int = 50, guidance: float = 3.0,
-                 eta: float = 1.0, timesteps: str = "diffusers") -> torch.Tensor:
+                 eta: float = 1.0, timesteps: str = "ldm") -> torch.Tensor:
         """Novel views (N, 3, H, W) in [0, 1]: row i from embeds[i], latents_in[i], poses[i], generators[i]."""
         device, dtype = self.unet.device, self.unet.dtype
         cond = self.cc_projection(torch.cat([embeds, poses[:, None, :].to(device, dtype)], dim=-1))
@@ -322,7 +323,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
 
     def __init__(self, name: str, model: str, revision: str | None = None, variant: str = "zero123",
                  condition_polar: float = 90.0, steps: int = 50, guidance: float = 3.0, eta: float = 1.0,
-                 timesteps: str = "diffusers", size: int = 256, preprocess: str = "pad", dtype: str = "float32",
+                 timesteps: str = "ldm", size: int = 256, preprocess: str = "pad", dtype: str = "float32",
                  batch_size: int = 8,
                  segmenter: str | None = None, background_labels=("background",), object_scale: float = 0.8,
                  tiny_random: bool = False, seed: int = 0) -> None:
@@ -390,7 +391,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
             generators = [torch.Generator().manual_seed(r.seed) for r in chunk]
             images = self.pipeline(embeds[index], latents[index], poses, generators, self.steps, self.guidance,
                                    self.eta, self.timesteps)
-            pixels = (images.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
+            pixels = (images.permute(0, 2, 3, 1).cpu().numpy() * 255.0).astype(np.uint8)  # truncated, as the demo
             out += [Image.fromarray(p) for p in pixels]
         return out
 
