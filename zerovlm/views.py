@@ -34,10 +34,11 @@ class Pose:
 
 
 def random_pose(seed: int, name: str = "random", label: str | None = None) -> Pose:
-    """The reference demo's random view: polar = arcsin(U(-1,1))*160/pi, azimuth = U(-150, 150)."""
+    """The reference demo's random view: polar = arcsin(U(-1,1))*160/pi, azimuth = U(-150, 150), each rounded to
+    whole degrees as the demo does (int(np.round(...)))."""
     rng = np.random.default_rng(seed)
-    polar = math.asin(rng.uniform(-1.0, 1.0)) * 160.0 / math.pi
-    azimuth = rng.uniform(-150.0, 150.0)
+    polar = int(np.round(math.asin(rng.uniform(-1.0, 1.0)) * 160.0 / math.pi))
+    azimuth = int(np.round(rng.uniform(-150.0, 150.0)))
     return Pose(name, float(polar), float(azimuth), 0.0, label)
 
 
