@@ -21,12 +21,30 @@ def test_accuracy_overall_and_per_group():
             row(2, "test", False, None, "behind", "object_swap"), row(3, "test", True, True)]
     m = compute_metrics(rows)
     assert (m["n"], m["correct"], m["accuracy"], m["unparsed"]) == (4, 2, 0.5, 1)
-    assert m["splits"] == {"dev": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 0, "majority": 0.5},
-                           "test": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 1, "majority": 0.5}}
+    assert {k: {f: v for f, v in m.items() if f != "interval"} for k, m in m["splits"].items()} == {
+        "dev": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 0, "majority": 0.5},
+        "test": {"n": 2, "correct": 1, "accuracy": 0.5, "unparsed": 1, "majority": 0.5}}
     assert m["relations"]["behind"] == {"n": 2, "correct": 0, "accuracy": 0.0, "unparsed": 1, "majority": 1.0}
     assert m["negative_types"]["none"]["accuracy"] == 1.0
     assert m["negative_types"]["object_swap"]["unparsed"] == 1
     assert m["labels"]["true"]["accuracy"] == 1.0 and m["labels"]["false"]["accuracy"] == 0.0
+
+
+def test_intervals_resample_images_or_are_wilson_with_one_statement_per_image():
+    from zerovlm.statistics import wilson
+
+    one_each = [row(i, "test", i % 2 == 0, i % 3 == 0) for i in range(40)]  # no image key: each row its own
+    m = compute_metrics(one_each)
+    assert m["interval"]["method"] == "wilson" and m["interval"]["groups"] == 40
+    assert (m["interval"]["low"], m["interval"]["high"]) == pytest.approx(wilson(m["correct"], 40))
+    # four statements per image, all right or all wrong together: the bootstrap over images is about twice as wide
+    clustered = [dict(row(4 * i + k, "test", True, i % 2 == 0), image=f"img{i}") for i in range(40) for k in range(4)]
+    m = compute_metrics(clustered)
+    assert m["interval"]["method"] == "bootstrap over images" and m["interval"]["resamples"] == 2000
+    assert m["interval"]["groups"] == 40 and m["splits"]["test"]["interval"] == m["interval"]
+    naive = wilson(m["correct"], m["n"])
+    assert (m["interval"]["high"] - m["interval"]["low"]) > 1.6 * (naive[1] - naive[0])
+    assert compute_metrics(clustered)["interval"] == m["interval"]  # fixed seed
 
 
 def test_every_accuracy_has_its_majority_baseline():

@@ -11,7 +11,10 @@ import yaml
 from zerovlm.report import CHANCE_NOTE, collect, main, write_report
 from zerovlm.wandb_report import log_to_wandb, summary_metrics
 
+INTERVAL = {"low": 0.301, "high": 0.954, "method": "bootstrap over images", "level": 0.95, "resamples": 2000,
+            "groups": 2}
 METRICS = {"n": 4, "accuracy": 0.75, "unparsed": 1, "tiny_random_backbone": True, "majority": 0.75,
+           "interval": INTERVAL, "skipped": {"missing_image": 2},
            "splits": {"dev": {"n": 2, "accuracy": 0.5, "majority": 0.5}, "test": {"n": 2, "accuracy": 1.0}},
            "negative_types": {"none": {"accuracy": 1.0}},
            "relations": {"left of": {"n": 4, "accuracy": 0.75, "unparsed": 1}}}
@@ -34,12 +37,14 @@ def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys
     main([str(tmp_path)])
     out = capsys.readouterr().out
     assert "Same in every job: experiment=demo\n" in out
-    assert "| job | views | prompt | n | accuracy | baseline | dev acc | test acc | unparsed |" in out
+    assert "| job | views | prompt | n | accuracy | baseline | dev acc | test acc | unparsed | skipped |" in out
+    assert "| 0 | origin | plain | 4 | 0.500 [0.301, 0.954] | 0.750 (majority) | 0.500 | 1.000 | 1 | 2 |" in out
+    assert "95 % interval: a bootstrap over images (2000 resamples, seed 0)." in out
     assert CHANCE_NOTE in out and f"Sweep directory: {tmp_path.resolve()}" in out
     with open(tmp_path / "report.csv") as f:
         rows = list(csv.DictReader(f))
     assert all(r["experiment"] == "demo" for r in rows)  # the CSV keeps every column
-    assert [(r["job"], r["views"], r["prompt"], r["accuracy"]) for r in rows] == [
+    assert [(r["job"], r["views"], r["prompt"], r["accuracy"][:5]) for r in rows] == [
         ("0", "origin", "plain", "0.500"), ("1", "origin", "view", "0.600"), ("2", "left", "plain", "0.700"),
         ("10", "left", "view", "0.900")]
     assert rows[0]["dev acc"] == "0.500" and rows[0]["unparsed"] == "1"
@@ -54,8 +59,8 @@ def test_report_adds_calibrated_and_whatsup_columns_when_jobs_have_them(tmp_path
                    pair_accuracy=0.25, set_accuracy=0.0)
     (tmp_path / "0" / "metrics.json").write_text(json.dumps(metrics))
     _job(tmp_path, 1, ["backbone.scoring=generate"], 0.5)
-    columns, rows, _ = collect(tmp_path)
-    assert columns[-4:] == ["test acc (dev threshold)", "pair acc", "set acc", "unparsed"]
+    columns, rows, _, _ = collect(tmp_path)
+    assert columns[-5:] == ["test acc (dev threshold)", "pair acc", "set acc", "unparsed", "skipped"]
     assert rows[0]["test acc (dev threshold)"] == "0.750" and "pair acc" not in rows[1]
 
 
@@ -66,6 +71,8 @@ def test_report_of_an_empty_directory_says_so(tmp_path):
 
 def test_summary_metrics_are_flat():
     assert summary_metrics(METRICS) == {"accuracy": 0.75, "n": 4, "unparsed": 1, "majority": 0.75,
+                                        "accuracy_low": 0.301, "accuracy_high": 0.954,
+                                        "interval_method": "bootstrap over images", "skipped": 2,
                                         "dev/accuracy": 0.5, "dev/n": 2, "dev/majority": 0.5,
                                         "test/accuracy": 1.0, "test/n": 2, "negative_type/none/accuracy": 1.0}
 
@@ -84,6 +91,6 @@ def test_options_a_preset_chose_get_columns_when_they_differ(tmp_path):
                    "hydra/launcher": "basic"}
         (tmp_path / str(num) / ".hydra" / "hydra.yaml").write_text(
             yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
-    columns, rows, _ = collect(tmp_path)
+    columns, rows, _, _ = collect(tmp_path)
     assert columns[:5] == ["job", "paper_table3", "experiment", "prompt", "n"]  # views is the same in both
     assert [r["prompt"] for r in rows] == ["plain", "view"]

@@ -1,6 +1,10 @@
 """Accuracy overall and per split, relation, meta-category, negative type and label. Unparsed answers (and, in
 caption choice, ties) count as wrong and are reported (`unparsed`), so accuracy is always over every sample.
 
+Overall and per split, a 95 % `interval`: a bootstrap over images (statements about one image are not
+independent; fixed seed, 2000 resamples) or Wilson's where each image has one statement; `interval.method` says
+which (zerovlm/statistics.py).
+
 Every accuracy comes with the baseline it must beat: on true/false statements `majority`, the accuracy of always
 giving the more common label (What'sUp verification is 25 % true: always "no" scores 0.75); in caption choice
 `chance`, the mean of 1 / number of options.
@@ -18,6 +22,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 import numpy as np
+
+from zerovlm.statistics import accuracy_interval
 
 OPPOSITE_PAIRS = (("left of", "right of"), ("on", "under"), ("in front of", "behind"))
 
@@ -76,13 +82,23 @@ def calibrated(rows: list[dict]) -> dict | None:
             "test_accuracy": sum(test_correct) / len(test), "test_n": len(test)}
 
 
+def interval(rows: list[dict]) -> dict:
+    """The 95 % interval of the rows' accuracy, resampling images (a row's `image`; its id when it has none)."""
+    found = accuracy_interval([r["correct"] for r in rows], [r.get("image", r["id"]) for r in rows])
+    return {k: found[k] for k in ("low", "high", "method", "level", "resamples", "groups") if k in found}
+
+
 def compute_metrics(rows: list[dict]) -> dict:
     if not rows:
         raise ValueError("no predictions to score: an accuracy of 0/0 is not a result")
     choice = "options" in rows[0]
+    splits = _by(rows, lambda r: r["split"])
+    for name, split in splits.items():
+        split["interval"] = interval([r for r in rows if str(r["split"]) == name])
     metrics = {
         **_accuracy(rows),
-        "splits": _by(rows, lambda r: r["split"]),
+        "interval": interval(rows),
+        "splits": splits,
         "relations": _by(rows, lambda r: r["relation"]),
         "negative_types": _by(rows, lambda r: r["negative_type"]),
     }

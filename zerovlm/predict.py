@@ -71,7 +71,8 @@ class SpatialQAModule(ViewStageModule):
             label = sample.answer if choice else sample.label
             prediction = answer["prediction"]
             row = {
-                "id": sample.id, "split": sample.split, "label": label, "prediction": prediction,
+                "id": sample.id, "image": sample.meta.get("image", sample.id), "split": sample.split,
+                "label": label, "prediction": prediction,
                 "correct": prediction is not None and prediction == label,
                 "p_yes": answer["p_yes"], "raw": answer["raw"],
                 "statement": sample.statement, "relation": sample.relation, "negative_type": sample.negative_type,

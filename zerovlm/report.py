@@ -37,8 +37,22 @@ def _choices(job_dir: Path) -> dict[str, str]:
     return {group: str(option) for group, option in choices.items() if not group.startswith("hydra/")}
 
 
-def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
-    """(columns, rows, any tiny random backbone) for every job directory with a metrics.json.
+def with_interval(m: dict) -> str:
+    """"0.583 [0.320, 0.806]": an accuracy and its 95 % interval (metrics.json's `interval`)."""
+    if "interval" not in m:
+        return f"{m['accuracy']:.3f}"
+    return f"{m['accuracy']:.3f} [{m['interval']['low']:.3f}, {m['interval']['high']:.3f}]"
+
+
+def interval_note(methods: list[str]) -> str:
+    """What the bracketed intervals are, for the line under the table."""
+    named = {"wilson": "Wilson's (one statement per image)",
+             "bootstrap over images": "a bootstrap over images (2000 resamples, seed 0)"}
+    return "Accuracies with their 95 % interval: " + " or ".join(named.get(m, m) for m in methods) + "."
+
+
+def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool, list[str]]:
+    """(columns, rows, any tiny random backbone, interval methods) for every job directory with a metrics.json.
 
     There is a column for every command-line override, and for every config group whose option differs between
     jobs without being overridden (a preset's rows, e.g. experiment=paper_table3 choosing views and prompt);
@@ -50,7 +64,7 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
         raise FileNotFoundError(f"{sweep_dir}: no job directory with a metrics.json (did the sweep run?)")
     keys: list[str] = []
     splits: list[str] = []
-    rows, tiny = [], False
+    rows, tiny, methods = [], False, set()
     choices = {job: _choices(job) for job in jobs}
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
                if len({c.get(g) for c in choices.values()}) > 1]
@@ -63,19 +77,22 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool]:
         tiny |= bool(metrics.get("tiny_random_backbone"))
         baseline = "chance" if "chance" in metrics else "majority"
         row = {"job": str(job.relative_to(sweep_dir)) if job != sweep_dir else ".", **overrides,
-               "n": metrics["n"], "accuracy": f"{metrics['accuracy']:.3f}",
+               "n": metrics["n"], "accuracy": with_interval(metrics),
                "baseline": f"{metrics[baseline]:.3f} ({baseline})" if baseline in metrics else ""}
-        row.update({f"{s} acc": f"{metrics['splits'][s]['accuracy']:.3f}" for s in metrics["splits"]})
+        row.update({f"{s} acc": with_interval(metrics["splits"][s]) for s in metrics["splits"]})
+        methods |= {m["interval"]["method"] for m in [metrics, *metrics["splits"].values()] if "interval" in m}
         if "calibrated" in metrics:  # likelihood scoring on dev and test: the dev-chosen threshold, on test
             row["test acc (dev threshold)"] = f"{metrics['calibrated']['test_accuracy']:.3f}"
         for extra in ("pair_accuracy", "set_accuracy"):  # What'sUp's caption choice
             if metrics.get(extra) is not None:
                 row[extra.replace("_accuracy", " acc")] = f"{metrics[extra]:.3f}"
         row["unparsed"] = metrics["unparsed"]
+        row["skipped"] = sum(metrics.get("skipped", {}).values())
         rows.append(row)
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
-    columns = ["job", *keys, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed"]
-    return columns, rows, tiny
+    columns = ["job", *keys, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed",
+               "skipped"]
+    return columns, rows, tiny, sorted(methods)
 
 
 def markdown(columns: list[str], rows: list[dict]) -> str:
@@ -87,7 +104,7 @@ def markdown(columns: list[str], rows: list[dict]) -> str:
 def write_report(sweep_dir: str | Path) -> str:
     """Write report.csv (every column) and report.md (swept columns; the fixed ones listed above)."""
     sweep_dir = Path(sweep_dir)
-    columns, rows, tiny = collect(sweep_dir)
+    columns, rows, tiny, methods = collect(sweep_dir)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
     writer.writeheader()
@@ -96,7 +113,8 @@ def write_report(sweep_dir: str | Path) -> str:
     options = columns[1:columns.index("n")]
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
-    text = head + markdown([c for c in columns if c not in fixed], rows) + (f"\n{CHANCE_NOTE}\n" if tiny else "")
+    text = head + markdown([c for c in columns if c not in fixed], rows)
+    text += (f"\n{interval_note(methods)}\n" if methods else "") + (f"\n{CHANCE_NOTE}\n" if tiny else "")
     (sweep_dir / "report.md").write_text(text)
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 

@@ -23,6 +23,7 @@ from zerovlm.distributed import build_trainer, clean_job_environment
 from zerovlm.metrics import compute_metrics
 from zerovlm.predict import SpatialQAModule
 from zerovlm.prompts import PromptBuilder
+from zerovlm.report import with_interval
 from zerovlm.stitch import Layout
 from zerovlm.view_stages import OracleGapModule, RenderViewsModule, view_gap_metrics
 from zerovlm.views import ViewMaker
@@ -142,10 +143,11 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir / "inputs")
     views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
     if "accuracy" in metrics:
-        splits = ", ".join(f"{k} {m['accuracy']:.3f} (n={m['n']})" for k, m in metrics["splits"].items())
+        splits = ", ".join(f"{k} {with_interval(m)} (n={m['n']})" for k, m in metrics["splits"].items())
         baseline = "chance" if "chance" in metrics else "majority"
-        log.info("%s: accuracy %.3f (n=%d, %s baseline %.3f; %s); unparsed %d; %s%s", output_dir, metrics["accuracy"],
-                 metrics["n"], baseline, metrics[baseline], splits, metrics["unparsed"], views,
+        log.info("%s: accuracy %s (95 %% interval, %s; n=%d, %s baseline %.3f; %s); unparsed %d, skipped %d; %s%s",
+                 output_dir, with_interval(metrics), metrics["interval"]["method"], metrics["n"], baseline,
+                 metrics[baseline], splits, metrics["unparsed"], sum(metrics["skipped"].values()), views,
                  f" [{note}]" if note else "")
     elif "psnr" in metrics:
         log.info("%s: generated vs true views: PSNR %.2f dB, MAE %.4f over %d views; %s", output_dir,

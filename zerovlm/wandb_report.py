@@ -22,6 +22,11 @@ def summary_metrics(metrics: dict) -> dict:
         for baseline in ("majority", "chance"):
             if baseline in m:
                 flat[f"{prefix}{baseline}"] = m[baseline]
+        if "interval" in m:
+            flat[f"{prefix}accuracy_low"], flat[f"{prefix}accuracy_high"] = m["interval"]["low"], m["interval"]["high"]
+    if "interval" in metrics:
+        flat["interval_method"] = metrics["interval"]["method"]
+    flat["skipped"] = sum(metrics.get("skipped", {}).values())
     for kind, m in metrics["negative_types"].items():
         flat[f"negative_type/{kind}/accuracy"] = m["accuracy"]
     for name, m in metrics.get("categories", {}).items():

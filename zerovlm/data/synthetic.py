@@ -159,7 +159,8 @@ class SyntheticDataset:
         return Sample(
             id=r["id"], split=r["split"], image=image, label=r["label"], relation=r["relation"],
             statement=statement(r["subject"], r["relation"], r["object"]), subject=r["subject"], object=r["object"],
-            negative_type=r["negative_type"], meta={"scene": r["scene"], "scene_index": r["scene_index"]},
+            negative_type=r["negative_type"],
+            meta={"image": f"scene-{r['scene_index']:05d}", "scene": r["scene"], "scene_index": r["scene_index"]},
         )
 
 
