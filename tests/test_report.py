@@ -59,7 +59,7 @@ def test_report_adds_calibrated_and_whatsup_columns_when_jobs_have_them(tmp_path
                    pair_accuracy=0.25, set_accuracy=0.0)
     (tmp_path / "0" / "metrics.json").write_text(json.dumps(metrics))
     _job(tmp_path, 1, ["backbone.scoring=generate"], 0.5)
-    columns, rows, _, _ = collect(tmp_path)
+    columns, rows, *_ = collect(tmp_path)
     assert columns[-5:] == ["test acc (dev threshold)", "pair acc", "set acc", "unparsed", "skipped"]
     assert rows[0]["test acc (dev threshold)"] == "0.750" and "pair acc" not in rows[1]
 
@@ -91,6 +91,6 @@ def test_options_a_preset_chose_get_columns_when_they_differ(tmp_path):
                    "hydra/launcher": "basic"}
         (tmp_path / str(num) / ".hydra" / "hydra.yaml").write_text(
             yaml.safe_dump({"hydra": {"runtime": {"choices": choices}}}))
-    columns, rows, _, _ = collect(tmp_path)
+    columns, rows, *_ = collect(tmp_path)
     assert columns[:5] == ["job", "paper_table3", "experiment", "prompt", "n"]  # views is the same in both
     assert [r["prompt"] for r in rows] == ["plain", "view"]

@@ -1,5 +1,7 @@
-"""`zerovlm-report SWEEP_DIR`: one row per job of a sweep, accuracy overall and per split, beside the baseline it
-must beat (majority label on true/false statements, chance in caption choice).
+"""`zerovlm-report SWEEP_DIR`: one row per job of a sweep, accuracy overall and per split with 95 % intervals,
+beside the baseline it must beat (majority label on true/false statements, chance in caption choice), and each
+job's paired difference from its baseline job (`--baseline views=origin,prompt=plain` by default).
+`zerovlm-report compare JOB_A JOB_B`: one paired comparison.
 
 Writes report.csv and report.md into the sweep directory and prints the table. Every multirun prints it at the
 end too (SweepReportCallback in conf/config.yaml). Imports no torch.
@@ -12,10 +14,13 @@ import csv
 import io
 import json
 import logging
+import sys
 from pathlib import Path
 
 import yaml
 from hydra.experimental.callback import Callback
+
+from zerovlm.paired import DEFAULT_BASELINE, compare, compare_sweep, describe, parse_baseline
 
 log = logging.getLogger(__name__)
 CHANCE_NOTE = "Note: tiny random backbone - its answers are at chance; these numbers test the pipeline, not a VLM."
@@ -51,8 +56,24 @@ def interval_note(methods: list[str]) -> str:
     return "Accuracies with their 95 % interval: " + " or ".join(named.get(m, m) for m in methods) + "."
 
 
-def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool, list[str]]:
-    """(columns, rows, any tiny random backbone, interval methods) for every job directory with a metrics.json.
+def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
+    """The report's cells for a job's comparison with its baseline job."""
+    if found.get("baseline") == job:
+        return {"vs baseline": "baseline"}
+    if "refused" in found:
+        return {"vs baseline": "different samples: not compared"}
+    if "comparison" not in found:
+        return {}
+    c = found["comparison"]
+    base = found["baseline"].relative_to(sweep_dir) if found["baseline"] != sweep_dir else "."
+    return {"vs baseline": f"{c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] (job {base})",
+            "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})"}
+
+
+def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
+            ) -> tuple[list[str], list[dict], bool, list[str], list[str]]:
+    """(columns, rows, any tiny random backbone, interval methods, refused comparisons) for every job directory with
+    a metrics.json. Each job is compared with its `baseline` job (zerovlm/paired.py) where the sweep has one.
 
     There is a column for every command-line override, and for every config group whose option differs between
     jobs without being overridden (a preset's rows, e.g. experiment=paper_table3 choosing views and prompt);
@@ -66,6 +87,7 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool, list[st
     splits: list[str] = []
     rows, tiny, methods = [], False, set()
     choices = {job: _choices(job) for job in jobs}
+    paired = compare_sweep(jobs, parse_baseline(baseline))
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
                if len({c.get(g) for c in choices.values()}) > 1]
     for job in jobs:
@@ -88,11 +110,14 @@ def collect(sweep_dir: str | Path) -> tuple[list[str], list[dict], bool, list[st
                 row[extra.replace("_accuracy", " acc")] = f"{metrics[extra]:.3f}"
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
+        row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
         rows.append(row)
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
+    compared = [c for c in ("vs baseline", "p (Holm)") if any(c in r for r in rows)]
     columns = ["job", *keys, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed",
-               "skipped"]
-    return columns, rows, tiny, sorted(methods)
+               "skipped", *compared]
+    refused = [found["refused"] for found in paired.values() if "refused" in found]
+    return columns, rows, tiny, sorted(methods), refused
 
 
 def markdown(columns: list[str], rows: list[dict]) -> str:
@@ -101,10 +126,18 @@ def markdown(columns: list[str], rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_report(sweep_dir: str | Path) -> str:
+def paired_note(baseline: str, refused: list[str]) -> str:
+    lines = [f"vs baseline: accuracy minus that of the job with {baseline} and otherwise the same setting, on the "
+             "same samples, with its 95 % paired bootstrap interval over images; p: exact McNemar on the "
+             "discordant samples (Holm-adjusted over the sweep's comparisons in brackets)."]
+    lines += [f"Not compared: {why}" for why in refused]
+    return "\n".join(lines)
+
+
+def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str:
     """Write report.csv (every column) and report.md (swept columns; the fixed ones listed above)."""
     sweep_dir = Path(sweep_dir)
-    columns, rows, tiny, methods = collect(sweep_dir)
+    columns, rows, tiny, methods, refused = collect(sweep_dir, baseline)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
     writer.writeheader()
@@ -114,7 +147,9 @@ def write_report(sweep_dir: str | Path) -> str:
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
     text = head + markdown([c for c in columns if c not in fixed], rows)
-    text += (f"\n{interval_note(methods)}\n" if methods else "") + (f"\n{CHANCE_NOTE}\n" if tiny else "")
+    text += f"\n{interval_note(methods)}\n" if methods else ""
+    text += f"\n{paired_note(baseline, refused)}\n" if "vs baseline" in columns else ""
+    text += f"\n{CHANCE_NOTE}\n" if tiny else ""
     (sweep_dir / "report.md").write_text(text)
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
@@ -130,10 +165,26 @@ class SweepReportCallback(Callback):
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["compare"]:
+        parser = argparse.ArgumentParser(prog="zerovlm-report compare",
+                                         description="B against A on the samples both scored: paired difference "
+                                                     "with its bootstrap interval, exact McNemar p")
+        parser.add_argument("job_a", type=Path, help="a job directory (predictions.jsonl)")
+        parser.add_argument("job_b", type=Path, help="another job directory, scored on the same samples")
+        args = parser.parse_args(argv[1:])
+        try:
+            print(describe(compare(args.job_a, args.job_b)), end="")
+        except ValueError as error:
+            parser.exit(2, f"zerovlm-report compare: {error}\n")
+        return
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="zerovlm-report compare JOB_A JOB_B: a paired comparison of two jobs")
     parser.add_argument("sweep_dir", help="a Hydra sweep (or run) directory")
+    parser.add_argument("--baseline", default=DEFAULT_BASELINE,
+                        help=f"the options of each job's baseline job (default {DEFAULT_BASELINE})")
     args = parser.parse_args(argv)
-    print(write_report(args.sweep_dir), end="")
+    print(write_report(args.sweep_dir, args.baseline), end="")
 
 
 if __name__ == "__main__":

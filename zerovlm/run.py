@@ -21,6 +21,7 @@ from zerovlm.batching import LengthSortedSampler, Remaining
 from zerovlm.cache import ViewCache
 from zerovlm.distributed import build_trainer, clean_job_environment
 from zerovlm.metrics import compute_metrics
+from zerovlm.paired import SETTING_KEYS
 from zerovlm.predict import SpatialQAModule
 from zerovlm.prompts import PromptBuilder
 from zerovlm.report import with_interval
@@ -34,7 +35,7 @@ from zerovlm.writer import ShardedPredictionWriter, check_signature, completed, 
 log = logging.getLogger(__name__)
 STAGES = ("evaluate", "render", "compare_views")
 # what must match for a job to resume from the shards in its directory (not trainer, logger, paths)
-SIGNATURE = ("stage", "dataset", "views", "generator", "layout", "prompt", "backbone", "prior", "seed")
+SIGNATURE = SETTING_KEYS
 CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers test the pipeline, not a VLM"
 
 # Lightning adds console handlers of its own on import; without them Hydra's handlers print and file its records.

@@ -1,0 +1,82 @@
+"""Paired comparisons between jobs: the baseline job found by setting, the same samples or a refusal, Holm over
+the sweep, and `zerovlm-report compare`."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from zerovlm.paired import compare, compare_sweep, parse_baseline
+from zerovlm.report import collect, main
+from zerovlm.statistics import holm, mcnemar_exact
+
+SETTING = {"stage": "evaluate", "dataset": {"name": "vsr_random"}, "views": {"name": "origin"},
+           "generator": {"name": "oracle"}, "layout": {"name": "grid"}, "prompt": {"name": "plain"},
+           "backbone": {"name": "tiny_llava"}, "prior": None, "seed": 0}
+
+
+def job(sweep, num, correct, views="origin", prompt="plain", ids=None, **setting):
+    path = sweep / str(num)
+    path.mkdir(parents=True)
+    config = {**SETTING, **setting, "views": {"name": views}, "prompt": {"name": prompt}, "paths": {"x": str(num)}}
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    ids = ids or [f"s{i}" for i in range(len(correct))]
+    rows = [{"id": i, "image": f"img{k // 2}", "split": "test", "label": True, "prediction": c, "correct": c}
+            for k, (i, c) in enumerate(zip(ids, correct, strict=True))]
+    (path / "predictions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    n = len(rows)
+    (path / "metrics.json").write_text(json.dumps({"n": n, "accuracy": sum(correct) / n, "unparsed": 0,
+                                                   "splits": {"test": {"n": n, "accuracy": sum(correct) / n}}}))
+    (path / ".hydra").mkdir()
+    (path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"views={views}", f"prompt={prompt}"]))
+    return path
+
+
+def test_each_job_is_compared_with_the_baseline_of_its_own_setting(tmp_path):
+    base = [True] * 10 + [False] * 10
+    jobs = [job(tmp_path, 0, base), job(tmp_path, 1, [True] * 19 + [False], views="left"),
+            job(tmp_path, 2, base, views="left", prompt="view"),
+            job(tmp_path, 3, base, views="left", backbone={"name": "tiny_clip"})]  # no tiny_clip baseline
+    found = compare_sweep(jobs, parse_baseline("views=origin,prompt=plain"))
+    assert found[jobs[0]] == {"baseline": jobs[0]} and found[jobs[3]] == {"baseline": None}
+    left = found[jobs[1]]["comparison"]
+    assert left["difference"] == pytest.approx(0.45) and (left["b01"], left["b10"]) == (9, 0)
+    assert left["p"] == mcnemar_exact(9, 0) and found[jobs[2]]["comparison"]["p"] == 1.0
+    assert [left["p_holm"], found[jobs[2]]["comparison"]["p_holm"]] == holm([left["p"], 1.0])
+    assert 0 < left["low"] <= left["difference"] <= left["high"]
+
+
+def test_jobs_that_scored_other_samples_are_refused_and_said_so(tmp_path):
+    job(tmp_path, 0, [True, False, True, False])
+    job(tmp_path, 1, [True, True, True, False], views="left", ids=["s0", "s1", "s2", "other"])
+    columns, rows, _, _, refused = collect(tmp_path)
+    assert rows[1]["vs baseline"] == "different samples: not compared" and "p (Holm)" not in rows[1]
+    assert len(refused) == 1 and "1 'id' values only in A: 's3'" in refused[0]
+    with pytest.raises(ValueError, match="different samples"):
+        compare(tmp_path / "0", tmp_path / "1")
+
+
+def test_report_and_compare_on_the_command_line(tmp_path, capsys):
+    job(tmp_path, 0, [True] * 6 + [False] * 6)
+    job(tmp_path, 1, [True] * 12, views="left")
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "| views | n | accuracy |" in out and "| vs baseline | p (Holm) |" in out
+    assert "+0.500 [" in out and "(job 0) | 0.0312 (0.0312) |" in out  # 6 discordant pairs one way: p = 2/64
+    main(["compare", str(tmp_path / "0"), str(tmp_path / "1")])
+    out = capsys.readouterr().out
+    assert "B - A = +0.500" in out and "A wrong B right 6, A right B wrong 0; exact McNemar p = 0.03125" in out
+    main([str(tmp_path), "--baseline", "views=left"])  # another baseline: the origin job is compared with left
+    assert "-0.500 [" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--baseline"):
+        parse_baseline("views")
+
+
+def test_compare_refuses_with_an_error_status(tmp_path):
+    job(tmp_path, 0, [True, False])
+    job(tmp_path, 1, [True, False], ids=["a", "b"])
+    with pytest.raises(SystemExit) as stop:
+        main(["compare", str(tmp_path / "0"), str(tmp_path / "1")])
+    assert stop.value.code == 2
