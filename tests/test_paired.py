@@ -80,3 +80,21 @@ def test_compare_refuses_with_an_error_status(tmp_path):
     with pytest.raises(SystemExit) as stop:
         main(["compare", str(tmp_path / "0"), str(tmp_path / "1")])
     assert stop.value.code == 2
+
+
+def test_the_papers_number_stands_beside_ours_where_the_setting_matches(tmp_path):
+    paper = job(tmp_path, 0, [True] * 7 + [False] * 3, backbone={"name": "llava15_7b"})
+    metrics = json.loads((paper / "metrics.json").read_text())
+    metrics["splits"]["test"]["interval"] = {"low": 0.65, "high": 0.75, "method": "wilson"}
+    (paper / "metrics.json").write_text(json.dumps(metrics))
+    job(tmp_path, 1, [True] * 10, views="left", prompt="view", dataset={"name": "whatsup_a"},
+        backbone={"name": "llava15_7b"})
+    job(tmp_path, 2, [True] * 10, views="left", backbone={"name": "qwen25_vl_7b"})  # a family the paper did not run
+    columns, rows, *_ = collect(tmp_path)
+    assert columns[-3:] == ["paper (test)", "ours - paper (pts)", "paper in our interval"]
+    # VSR random, original image, no view prompt: 70.29 in Tables 2 and 3, a count of 2195 fits it
+    assert rows[0]["paper (test)"] == "70.29 (Tables 2, 3; n ≈ 2195)"
+    assert rows[0]["ours - paper (pts)"] == "-0.3" and rows[0]["paper in our interval"] == "yes"
+    assert rows[1]["paper (test)"] == "88.46 (Table 3; n ≈ 52)" and rows[1]["ours - paper (pts)"] == "+11.5"
+    assert "paper in our interval" not in rows[1]  # no interval in this job's metrics
+    assert "paper (test)" not in rows[2]

@@ -21,8 +21,10 @@ import yaml
 from hydra.experimental.callback import Callback
 
 from zerovlm.paired import DEFAULT_BASELINE, compare, compare_sweep, describe, parse_baseline
+from zerovlm.published import published_rows
 
 log = logging.getLogger(__name__)
+PAPER_COLUMNS = ("paper (test)", "ours - paper (pts)", "paper in our interval")
 CHANCE_NOTE = "Note: tiny random backbone - its answers are at chance; these numbers test the pipeline, not a VLM."
 
 
@@ -70,6 +72,36 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
             "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})"}
 
 
+def _paper_cells(job: Path, metrics: dict) -> dict:
+    """The ZeroVLM paper's number for the job's setting on test (experiments/published.yaml), beside ours: the
+    number with the sample count it fits, ours minus it, and whether it lies inside our 95 % interval."""
+    test = metrics["splits"].get("test")
+    if test is None or not (job / "config.yaml").exists():
+        return {}
+    config = yaml.safe_load((job / "config.yaml").read_text())
+    names = {k: (config.get(k) or {}).get("name") for k in ("dataset", "views", "prompt", "backbone")}
+    if config.get("prior") is not None or None in names.values():
+        return {}
+    found = published_rows(names["dataset"], "test", names["views"], names["prompt"], names["backbone"])
+    if not found:
+        return {}
+    printed: dict[str, list[dict]] = {}  # one number printed in two tables is shown once
+    for r in found:
+        printed.setdefault(r["printed"], []).append(r)
+    shown = []
+    for number, rows in printed.items():
+        tables = ", ".join(r["table"] for r in rows)
+        n = rows[0]["n"]
+        shown.append(f"{number} (Table{'s' if len(rows) > 1 else ''} {tables}; n {'≈ ' + str(n) if n else 'unknown'})")
+    values = [rows[0]["accuracy"] for rows in printed.values()]
+    cells = {"paper (test)": " / ".join(shown),
+             "ours - paper (pts)": " / ".join(f"{100 * test['accuracy'] - v:+.1f}" for v in values)}
+    if "interval" in test:
+        inside = [test["interval"]["low"] <= v / 100 <= test["interval"]["high"] for v in values]
+        cells["paper in our interval"] = " / ".join("yes" if i else "no" for i in inside)
+    return cells
+
+
 def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
             ) -> tuple[list[str], list[dict], bool, list[str], list[str]]:
     """(columns, rows, any tiny random backbone, interval methods, refused comparisons) for every job directory with
@@ -111,9 +143,10 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
         row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
+        row.update(_paper_cells(job, metrics))
         rows.append(row)
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
-    compared = [c for c in ("vs baseline", "p (Holm)") if any(c in r for r in rows)]
+    compared = [c for c in ("vs baseline", "p (Holm)", *PAPER_COLUMNS) if any(c in r for r in rows)]
     columns = ["job", *keys, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed",
                "skipped", *compared]
     refused = [found["refused"] for found in paired.values() if "refused" in found]
@@ -149,6 +182,9 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     text = head + markdown([c for c in columns if c not in fixed], rows)
     text += f"\n{interval_note(methods)}\n" if methods else ""
     text += f"\n{paired_note(baseline, refused)}\n" if "vs baseline" in columns else ""
+    if PAPER_COLUMNS[0] in columns:
+        text += ("\npaper (test): the ZeroVLM paper's number for this setting (experiments/published.yaml; n is "
+                 "inferred from its printed digits, not stated), shown beside ours, never mixed in.\n")
     text += f"\n{CHANCE_NOTE}\n" if tiny else ""
     (sweep_dir / "report.md").write_text(text)
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
