@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -338,3 +339,16 @@ def test_launch_scripts_run_from_the_repository_root_without_an_activated_enviro
                           cwd=Path(__file__).parents[1], env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (sweep / "0" / "metrics.json").exists() and f"Sweep directory: {sweep}" in proc.stdout
+
+
+def test_a_sweep_with_a_failing_job_still_ends_with_its_table_and_a_non_zero_status(tmp_path):
+    sweep = tmp_path / "sweep"
+    proc = subprocess.run([sys.executable, "-m", "zerovlm", "-m", "dataset.num_scenes=4,0", f"hydra.sweep.dir={sweep}"],
+                          cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ZEROVLM_CACHE": str(tmp_path / "cache")})
+    assert proc.returncode != 0
+    assert "| 0 | 4 | ok | 4 |" in proc.stdout
+    assert "| 1 | 0 | failed: ValueError: dataset=synthetic selected no samples" in proc.stdout
+    assert "1 of 2 jobs failed" in proc.stdout and f"Sweep directory: {sweep.resolve()}" in proc.stdout
+    log = (sweep / "1" / "zerovlm.log").read_text()
+    assert "the job failed" in log and "Traceback (most recent call last)" in log

@@ -65,7 +65,7 @@ def test_report_adds_calibrated_and_whatsup_columns_when_jobs_have_them(tmp_path
 
 
 def test_report_of_an_empty_directory_says_so(tmp_path):
-    with pytest.raises(FileNotFoundError, match="no job directory with a metrics.json"):
+    with pytest.raises(FileNotFoundError, match="no job directory"):
         write_report(tmp_path)
 
 
@@ -94,3 +94,27 @@ def test_options_a_preset_chose_get_columns_when_they_differ(tmp_path):
     columns, rows, *_ = collect(tmp_path)
     assert columns[:5] == ["job", "paper_table3", "experiment", "prompt", "n"]  # views is the same in both
     assert [r["prompt"] for r in rows] == ["plain", "view"]
+
+
+def test_a_failed_job_is_listed_with_its_error_and_options_not_overridden_come_from_its_config(tmp_path):
+    _job(tmp_path, 0, ["views=left", "dataset.num_scenes=4"], 0.5)
+    failed = tmp_path / "1"
+    (failed / ".hydra").mkdir(parents=True)
+    (failed / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(["views=right"]))
+    (failed / "config.yaml").write_text(yaml.safe_dump({"dataset": {"num_scenes": 24}}))
+    (failed / "error.json").write_text(json.dumps({"type": "FileNotFoundError", "last_line": "no image x.jpg"}))
+    text = write_report(tmp_path)
+    assert "| 1 | right | 24 | failed: FileNotFoundError: no image x.jpg |" in text
+    assert "1 of 2 jobs failed or left no result: see their zerovlm.log." in text
+    with open(tmp_path / "report.csv") as f:
+        assert [r["status"] for r in csv.DictReader(f)] == ["ok", "failed: FileNotFoundError: no image x.jpg"]
+
+
+def test_a_folder_of_sweeps_gets_one_report_per_sweep(tmp_path, capsys):
+    for sweep, views in (("2026-01-01_10-00-00", "left"), ("2026-01-02_10-00-00", "right")):
+        _job(tmp_path / sweep, 0, [f"views={views}"], 0.5)
+        (tmp_path / sweep / "multirun.yaml").write_text("{}")
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.count("Sweep directory:") == 2 and f"## {tmp_path / '2026-01-01_10-00-00'}" in out
+    assert (tmp_path / "2026-01-02_10-00-00" / "report.md").exists() and not (tmp_path / "report.md").exists()

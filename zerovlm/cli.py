@@ -19,10 +19,20 @@ register_configs()
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="config")
-def main(cfg: DictConfig) -> float | None:
+def run(cfg: DictConfig) -> float | None:
     from zerovlm.run import run_job
 
     return run_job(cfg)
+
+
+def main() -> None:
+    """Hydra's entry point; a sweep that ends with a failed job still prints its table, then exits non-zero."""
+    from zerovlm.report import report_unfinished_sweep
+
+    try:
+        run()
+    finally:
+        report_unfinished_sweep()
 
 
 if __name__ == "__main__":

@@ -102,36 +102,71 @@ def _paper_cells(job: Path, metrics: dict) -> dict:
     return cells
 
 
+def find_jobs(folder: Path) -> list[Path]:
+    """Every job directory under `folder` (Hydra's .hydra/ or a metrics.json), in job-number order."""
+    found = {p.parent for p in folder.glob("**/.hydra")} | {p.parent for p in folder.glob("**/metrics.json")}
+    if not found:
+        raise FileNotFoundError(f"{folder}: no job directory (no .hydra/ or metrics.json below it; did the sweep run?)")
+    return sorted(found, key=lambda p: (len(p.relative_to(folder).parts), int(p.name) if p.name.isdigit() else 0,
+                                        str(p)))
+
+
+def _failure(job: Path) -> str:
+    """The status of a job without metrics.json: its error's last line (error.json, written by the job)."""
+    if (job / "error.json").exists():
+        error = json.loads((job / "error.json").read_text())
+        return f"failed: {error['type']}: {error['last_line']}"
+    return "no result (still running, or stopped before it could say why)"
+
+
+def _config_value(job: Path, key: str, choices: dict[str, str]) -> str:
+    """A job's value of an option it did not override: its config group choice, or the key in its config.yaml."""
+    if key in choices:
+        return choices[key]
+    path = job / "config.yaml"
+    if not path.exists():
+        return ""
+    value = yaml.safe_load(path.read_text())
+    for part in key.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return "" if value is None else str(value)
+
+
 def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
             ) -> tuple[list[str], list[dict], bool, list[str], list[str]]:
-    """(columns, rows, any tiny random backbone, interval methods, refused comparisons) for every job directory with
-    a metrics.json. Each job is compared with its `baseline` job (zerovlm/paired.py) where the sweep has one.
+    """(columns, rows, any tiny random backbone, interval methods, refused comparisons) for every job directory: a
+    finished one with its metrics, a failed one with its error's last line (`status`). Each finished job is
+    compared with its `baseline` job (zerovlm/paired.py) where the sweep has one.
 
     There is a column for every command-line override, and for every config group whose option differs between
     jobs without being overridden (a preset's rows, e.g. experiment=paper_table3 choosing views and prompt);
     `write_report` shows the columns that are the same in every job once, above the table."""
     sweep_dir = Path(sweep_dir)
-    jobs = sorted((p.parent for p in sweep_dir.glob("**/metrics.json")),
-                  key=lambda p: (len(p.relative_to(sweep_dir).parts), int(p.name) if p.name.isdigit() else 0, str(p)))
-    if not jobs:
-        raise FileNotFoundError(f"{sweep_dir}: no job directory with a metrics.json (did the sweep run?)")
+    jobs = find_jobs(sweep_dir)
     keys: list[str] = []
     splits: list[str] = []
     rows, tiny, methods = [], False, set()
     choices = {job: _choices(job) for job in jobs}
-    paired = compare_sweep(jobs, parse_baseline(baseline))
+    finished = [job for job in jobs if (job / "metrics.json").exists()]
+    paired = compare_sweep(finished, parse_baseline(baseline))
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
                if len({c.get(g) for c in choices.values()}) > 1]
+    options = {}
     for job in jobs:
+        options[job] = _overrides(job)
+        options[job].update({g: choices[job][g] for g in varying if g not in options[job] and g in choices[job]})
+        keys += [k for k in options[job] if k not in keys]
+    for job in jobs:  # an option a job did not override: its value from the job's config, not a blank
+        overrides = {k: options[job][k] if k in options[job] else _config_value(job, k, choices[job]) for k in keys}
+        name = str(job.relative_to(sweep_dir)) if job != sweep_dir else "."
+        if job not in finished:
+            rows.append({"job": name, **overrides, "status": _failure(job)})
+            continue
         metrics = json.loads((job / "metrics.json").read_text())
-        overrides = _overrides(job)
-        overrides.update({g: choices[job][g] for g in varying if g not in overrides and g in choices[job]})
-        keys += [k for k in overrides if k not in keys]
         splits += [s for s in metrics["splits"] if s not in splits]
         tiny |= bool(metrics.get("tiny_random_backbone"))
         baseline = "chance" if "chance" in metrics else "majority"
-        row = {"job": str(job.relative_to(sweep_dir)) if job != sweep_dir else ".", **overrides,
-               "n": metrics["n"], "accuracy": with_interval(metrics),
+        row = {"job": name, **overrides, "status": "ok", "n": metrics["n"], "accuracy": with_interval(metrics),
                "baseline": f"{metrics[baseline]:.3f} ({baseline})" if baseline in metrics else ""}
         row.update({f"{s} acc": with_interval(metrics["splits"][s]) for s in metrics["splits"]})
         methods |= {m["interval"]["method"] for m in [metrics, *metrics["splits"].values()] if "interval" in m}
@@ -147,8 +182,9 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         rows.append(row)
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
     compared = [c for c in ("vs baseline", "p (Holm)", *PAPER_COLUMNS) if any(c in r for r in rows)]
-    columns = ["job", *keys, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed",
-               "skipped", *compared]
+    status = ["status"] if any(r["status"] != "ok" for r in rows) else []
+    columns = ["job", *keys, *status, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras,
+               "unparsed", "skipped", *compared]
     refused = [found["refused"] for found in paired.values() if "refused" in found]
     return columns, rows, tiny, sorted(methods), refused
 
@@ -172,7 +208,7 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     sweep_dir = Path(sweep_dir)
     columns, rows, tiny, methods, refused = collect(sweep_dir, baseline)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     (sweep_dir / "report.csv").write_text(buffer.getvalue())
@@ -180,6 +216,8 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
     text = head + markdown([c for c in columns if c not in fixed], rows)
+    failed = sum(r["status"] != "ok" for r in rows)
+    text += f"\n{failed} of {len(rows)} jobs failed or left no result: see their zerovlm.log.\n" if failed else ""
     text += f"\n{interval_note(methods)}\n" if methods else ""
     text += f"\n{paired_note(baseline, refused)}\n" if "vs baseline" in columns else ""
     if PAPER_COLUMNS[0] in columns:
@@ -190,14 +228,43 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
 
+_UNREPORTED: list[str] = []  # the sweep this process launched, until its table is printed
+
+
+def print_report(sweep_dir: str | Path) -> None:
+    try:
+        print("\n" + write_report(sweep_dir), flush=True)
+    except Exception as error:  # noqa: BLE001 - a report problem must not hide the jobs' results
+        log.warning("sweep report failed: %s", error)
+
+
+def report_folder(folder: str | Path, baseline: str = DEFAULT_BASELINE) -> str:
+    """The report of a sweep or run directory; a folder holding several sweeps (outputs/multirun) gets one report
+    per sweep (each a directory with Hydra's multirun.yaml), never one table mixing them."""
+    folder = Path(folder)
+    sweeps = sorted(p.parent for p in folder.glob("*/**/multirun.yaml"))
+    if (folder / "multirun.yaml").exists() or not sweeps:
+        return write_report(folder, baseline)
+    return "\n".join(f"## {sweep}\n\n{write_report(sweep, baseline)}" for sweep in sweeps)
+
+
 class SweepReportCallback(Callback):
-    """Prints the sweep's table when a multirun ends."""
+    """Prints the sweep's table when a multirun ends. When a job fails, Hydra ends the sweep with that job's error
+    once every job has run, without calling on_multirun_end: the entry point then prints the table
+    (`report_unfinished_sweep`), failed jobs included, and the exit status stays non-zero."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        _UNREPORTED[:] = [str(config.hydra.sweep.dir)]
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        try:
-            print("\n" + write_report(config.hydra.sweep.dir), flush=True)
-        except Exception as error:  # noqa: BLE001 - a report problem must not hide the jobs' results
-            log.warning("sweep report failed: %s", error)
+        _UNREPORTED.clear()
+        print_report(config.hydra.sweep.dir)
+
+
+def report_unfinished_sweep() -> None:
+    """The table of a sweep that ended with an error (called by the entry point on its way out)."""
+    if _UNREPORTED and Path(_UNREPORTED[0]).is_dir():
+        print_report(_UNREPORTED.pop())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -220,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", default=DEFAULT_BASELINE,
                         help=f"the options of each job's baseline job (default {DEFAULT_BASELINE})")
     args = parser.parse_args(argv)
-    print(write_report(args.sweep_dir, args.baseline), end="")
+    print(report_folder(args.sweep_dir, args.baseline), end="")
 
 
 if __name__ == "__main__":

@@ -58,9 +58,25 @@ def run_job(cfg: DictConfig) -> float | None:
     tmp = output_dir / f".config.yaml.{os.getpid()}"
     OmegaConf.save(resolved, tmp)
     os.replace(tmp, output_dir / "config.yaml")
-    with clean_job_environment():
-        metrics = evaluate(resolved, output_dir)
+    (output_dir / "error.json").unlink(missing_ok=True)  # a resumed job's earlier failure
+    try:
+        with clean_job_environment():
+            metrics = evaluate(resolved, output_dir)
+    except BaseException as error:  # the job's own log holds the traceback; the sweep's table names the error
+        log.exception("%s: the job failed", output_dir)
+        record_failure(output_dir, error)
+        raise
     return None if metrics is None else metrics.get("accuracy")
+
+
+def record_failure(output_dir: Path, error: BaseException) -> None:
+    """error.json in the job directory: what the sweep's report shows for a failed job (the root cause's message:
+    Hydra wraps a config target's error in its own)."""
+    while error.__cause__ is not None:
+        error = error.__cause__
+    lines = [line for line in str(error).strip().splitlines() if line.strip()] or [""]
+    (output_dir / "error.json").write_text(json.dumps({"type": type(error).__name__, "last_line": lines[-1]},
+                                                      indent=1) + "\n")
 
 
 def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
