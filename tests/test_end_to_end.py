@@ -80,6 +80,11 @@ def test_two_by_two_multirun_shares_one_sweep_directory_and_the_view_cache(tmp_p
     assert left_view["prompt"].startswith("This is a 3D single-view image generated from the original image.")
     assert "| job | views | prompt |" in proc.stdout and f"Sweep directory: {sweep.resolve()}" in proc.stdout
     assert len((sweep / "report.csv").read_text().splitlines()) == 5
+    # each job against the job with views=origin prompt=plain, and both pictures
+    assert "| 0 | origin | plain |" in proc.stdout and "| baseline |" in proc.stdout and "(job 0) |" in proc.stdout
+    for picture in ("report.png", "report_paired.png"):
+        with Image.open(sweep / picture) as im:
+            assert im.width > 400 and im.height > 200
 
     report = Path(sys.executable).parent / "zerovlm-report"  # the console script, as installed
     if report.exists():

@@ -51,7 +51,7 @@ def test_each_job_is_compared_with_the_baseline_of_its_own_setting(tmp_path):
 def test_jobs_that_scored_other_samples_are_refused_and_said_so(tmp_path):
     job(tmp_path, 0, [True, False, True, False])
     job(tmp_path, 1, [True, True, True, False], views="left", ids=["s0", "s1", "s2", "other"])
-    columns, rows, _, _, refused = collect(tmp_path)
+    columns, rows, _, _, refused, _ = collect(tmp_path)
     assert rows[1]["vs baseline"] == "different samples: not compared" and "p (Holm)" not in rows[1]
     assert len(refused) == 1 and "1 'id' values only in A: 's3'" in refused[0]
     with pytest.raises(ValueError, match="different samples"):

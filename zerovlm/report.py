@@ -72,19 +72,20 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
             "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})"}
 
 
-def _paper_cells(job: Path, metrics: dict) -> dict:
+def _paper_cells(job: Path, metrics: dict) -> tuple[dict, list[float]]:
     """The ZeroVLM paper's number for the job's setting on test (experiments/published.yaml), beside ours: the
-    number with the sample count it fits, ours minus it, and whether it lies inside our 95 % interval."""
+    number with the sample count it fits, ours minus it, and whether it lies inside our 95 % interval; and the
+    numbers themselves (percent)."""
     test = metrics["splits"].get("test")
     if test is None or not (job / "config.yaml").exists():
-        return {}
+        return {}, []
     config = yaml.safe_load((job / "config.yaml").read_text())
     names = {k: (config.get(k) or {}).get("name") for k in ("dataset", "views", "prompt", "backbone")}
     if config.get("prior") is not None or None in names.values():
-        return {}
+        return {}, []
     found = published_rows(names["dataset"], "test", names["views"], names["prompt"], names["backbone"])
     if not found:
-        return {}
+        return {}, []
     printed: dict[str, list[dict]] = {}  # one number printed in two tables is shown once
     for r in found:
         printed.setdefault(r["printed"], []).append(r)
@@ -99,7 +100,39 @@ def _paper_cells(job: Path, metrics: dict) -> dict:
     if "interval" in test:
         inside = [test["interval"]["low"] <= v / 100 <= test["interval"]["high"] for v in values]
         cells["paper in our interval"] = " / ".join("yes" if i else "no" for i in inside)
-    return cells
+    return cells, values
+
+
+def _point(row: dict, metrics: dict, paper: list[float], comparison: dict | None) -> dict:
+    """A finished job as the pictures draw it: test accuracy (overall without a test split), its interval, the
+    baseline to beat, the paper's numbers, the paired difference from its baseline job. `row` names it later."""
+    shown = metrics["splits"].get("test", metrics)
+    interval = shown.get("interval", {})
+    point = {"row": row, "group": metrics.get("setting", {}).get("dataset", ""), "accuracy": shown["accuracy"],
+             "low": interval.get("low"), "high": interval.get("high"), "majority": shown.get("majority"),
+             "chance": shown.get("chance"), "paper": paper}
+    if comparison is not None:
+        point["paired"] = {k: comparison[k] for k in ("difference", "low", "high", "p_holm")}
+    return point
+
+
+def write_pictures(sweep_dir: Path, points: list[dict], label_keys: list[str], baseline: str,
+                   note: str | None) -> list[Path]:
+    """report.png (accuracy per setting with its interval, baseline and the paper's numbers, by dataset) and
+    report_paired.png (each setting's paired difference from its baseline job)."""
+    from zerovlm.plots import accuracy_png, paired_png
+
+    for point in points:
+        point["label"] = " ".join(f"{k}={point['row'][k]}" for k in label_keys) or point["row"]["job"]
+    keys = ("label", "group", "accuracy", "low", "high", "majority", "chance", "paper")
+    entries = [{k: p[k] for k in keys} for p in points]
+    test = all(p["row"].get("test acc") for p in points)
+    written = [accuracy_png(entries, sweep_dir / "report.png", note=note,
+                            title="test accuracy per setting (95 % interval)" if test else None)]
+    paired = [{"label": p["label"], "group": p["group"], **p["paired"]} for p in points if "paired" in p]
+    if paired:
+        written.append(paired_png(paired, sweep_dir / "report_paired.png", baseline, note=note))
+    return written
 
 
 def find_jobs(folder: Path) -> list[Path]:
@@ -145,7 +178,7 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
     jobs = find_jobs(sweep_dir)
     keys: list[str] = []
     splits: list[str] = []
-    rows, tiny, methods = [], False, set()
+    rows, tiny, methods, points = [], False, set(), []
     choices = {job: _choices(job) for job in jobs}
     finished = [job for job in jobs if (job / "metrics.json").exists()]
     paired = compare_sweep(finished, parse_baseline(baseline))
@@ -165,9 +198,9 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         metrics = json.loads((job / "metrics.json").read_text())
         splits += [s for s in metrics["splits"] if s not in splits]
         tiny |= bool(metrics.get("tiny_random_backbone"))
-        baseline = "chance" if "chance" in metrics else "majority"
+        floor = "chance" if "chance" in metrics else "majority"
         row = {"job": name, **overrides, "status": "ok", "n": metrics["n"], "accuracy": with_interval(metrics),
-               "baseline": f"{metrics[baseline]:.3f} ({baseline})" if baseline in metrics else ""}
+               "baseline": f"{metrics[floor]:.3f} ({floor})" if floor in metrics else ""}
         row.update({f"{s} acc": with_interval(metrics["splits"][s]) for s in metrics["splits"]})
         methods |= {m["interval"]["method"] for m in [metrics, *metrics["splits"].values()] if "interval" in m}
         if "calibrated" in metrics:  # likelihood scoring on dev and test: the dev-chosen threshold, on test
@@ -178,15 +211,17 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
         row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
-        row.update(_paper_cells(job, metrics))
+        paper_cells, paper = _paper_cells(job, metrics)
+        row.update(paper_cells)
         rows.append(row)
+        points.append(_point(row, metrics, paper, paired.get(job, {}).get("comparison")))
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
     compared = [c for c in ("vs baseline", "p (Holm)", *PAPER_COLUMNS) if any(c in r for r in rows)]
     status = ["status"] if any(r["status"] != "ok" for r in rows) else []
     columns = ["job", *keys, *status, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras,
                "unparsed", "skipped", *compared]
     refused = [found["refused"] for found in paired.values() if "refused" in found]
-    return columns, rows, tiny, sorted(methods), refused
+    return columns, rows, tiny, sorted(methods), refused, points
 
 
 def markdown(columns: list[str], rows: list[dict]) -> str:
@@ -206,13 +241,13 @@ def paired_note(baseline: str, refused: list[str]) -> str:
 def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str:
     """Write report.csv (every column) and report.md (swept columns; the fixed ones listed above)."""
     sweep_dir = Path(sweep_dir)
-    columns, rows, tiny, methods, refused = collect(sweep_dir, baseline)
+    columns, rows, tiny, methods, refused, points = collect(sweep_dir, baseline)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
     writer.writeheader()
     writer.writerows(rows)
     (sweep_dir / "report.csv").write_text(buffer.getvalue())
-    options = columns[1:columns.index("n")]
+    options = [c for c in columns[1:columns.index("n")] if c != "status"]
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
     text = head + markdown([c for c in columns if c not in fixed], rows)
@@ -224,6 +259,11 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
         text += ("\npaper (test): the ZeroVLM paper's number for this setting (experiments/published.yaml; n is "
                  "inferred from its printed digits, not stated), shown beside ours, never mixed in.\n")
     text += f"\n{CHANCE_NOTE}\n" if tiny else ""
+    if points:
+        labels = [c for c in options if c not in fixed and c != "dataset"]
+        note = "tiny random backbone: answers at chance" if tiny else None
+        pictures = write_pictures(sweep_dir, points, labels, baseline, note)
+        text += f"\nPictures: {', '.join(p.name for p in pictures)}\n"
     (sweep_dir / "report.md").write_text(text)
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
