@@ -12,8 +12,10 @@ import pytest
 import yaml
 from conftest import SHARED_VSR, read_jsonl, run_cli
 from PIL import Image
+from test_wandb import logged_table, read_offline_run
 
 from zerovlm.data.synthetic import SyntheticDataset
+from zerovlm.wandb_report import summary_metrics
 
 pytestmark = pytest.mark.slow
 SMALL = ["dataset.num_scenes=8"]
@@ -48,18 +50,22 @@ def test_default_run_with_wandb_offline(tmp_path):
     assert 0 <= row["p_yes"] <= 1 and row["prediction"] == (row["p_yes"] > 0.5)
     config = (run_dir / "config.yaml").read_text()
     assert "${" not in config  # resolved: what every rank ran
-    runs = list((run_dir / "wandb").glob("offline-run-*"))
-    assert len(runs) == 1
-    record = next(runs[0].glob("run-*.wandb")).read_bytes()
-    for key in [b"accuracy", b"test/accuracy", b"negative_type/relation_swap/accuracy", b"num_scenes"]:
-        assert key in record, key  # summary metrics and the composed config
-    tables = runs[0] / "files" / "media" / "table"
-    relations = json.loads(next(tables.glob("relations_*.table.json")).read_text())
+    run = read_offline_run(run_dir)  # wandb's own reader
+    assert (run["name"], run["group"]) == ("dataset.num_scenes=8", None)  # its overrides but logger=wandb
+    assert {"dataset=synthetic", "views=origin", "prompt=view", "tiny_random_backbone"} <= set(run["tags"])
+    assert run["config"]["dataset.num_scenes"] == 8 and run["config"]["backbone.name"] == "tiny_llava"
+    for key in ["accuracy", "accuracy_low", "test/accuracy", "negative_type/relation_swap/accuracy"]:
+        assert run["summary"][key] == pytest.approx(summary_metrics(metrics)[key]), key
+    relations, _ = logged_table(run, "relations")
     assert relations["columns"] == ["relation", "n", "accuracy", "unparsed"]
     assert {r[0]: r[1] for r in relations["data"]} == {k: m["n"] for k, m in metrics["relations"].items()}
-    samples = json.loads(next(tables.glob("samples_*.table.json")).read_text())
-    assert samples["columns"][:3] == ["id", "input", "prompt"]
-    assert len(samples["data"]) == len(list((run_dir / "inputs").glob("*.png"))) == 8
+    predictions, _ = logged_table(run, "predictions")
+    assert predictions["columns"][:3] == ["id", "split", "statement"] and predictions["columns"][-1] == "input"
+    assert [r[0] for r in predictions["data"]] == [r["id"] for r in rows]
+    pictured = [r[0] for r in predictions["data"] if r[-1] is not None]
+    assert len(pictured) == len(list((run_dir / "inputs").glob("*.png"))) == 8
+    assert {"metrics.json", "predictions.jsonl"} <= {f for a in run["artifacts"] if a["type"] == "predictions"
+                                                    for f in a["files"]}
 
 
 def test_two_by_two_multirun_shares_one_sweep_directory_and_the_view_cache(tmp_path):
@@ -122,7 +128,8 @@ def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
         assert len(list((sweep / job / "wandb").glob("offline-run-*"))) == 1  # rank 0 alone logs
         loggers.append(yaml.safe_load((sweep / job / "config.yaml").read_text())["logger"])
     assert loggers[0]["group"] == loggers[1]["group"] == "sweep"  # one W&B group per sweep
-    assert [lg["name"] for lg in loggers] == ["sweep/0", "sweep/1"]
+    assert [lg["name"] for lg in loggers] == ["prompt=plain", "prompt=view"]  # the swept override
+    assert [read_offline_run(sweep / job)["name"] for job in jobs] == ["prompt=plain", "prompt=view"]
 
 
 def test_generate_scoring_end_to_end(tmp_path):

@@ -29,7 +29,7 @@ from zerovlm.stitch import Layout
 from zerovlm.view_stages import OracleGapModule, RenderViewsModule, view_gap_metrics
 from zerovlm.views import ViewMaker
 from zerovlm.visualize import samples_png
-from zerovlm.wandb_report import log_to_wandb
+from zerovlm.wandb_report import log_to_wandb, run_name
 from zerovlm.writer import ShardedPredictionWriter, check_signature, completed, merge_shards
 
 log = logging.getLogger(__name__)
@@ -47,12 +47,11 @@ def run_job(cfg: DictConfig) -> float | None:
     """The Hydra task: write the resolved config into the job directory (extra ranks read it there), evaluate."""
     hydra_cfg = HydraConfig.get()
     output_dir = Path(hydra_cfg.runtime.output_dir)
-    if cfg.logger is not None:  # one W&B group per sweep, one run name per job
+    if cfg.logger is not None:  # one W&B group per sweep, each job's run named by its swept overrides
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
         with open_dict(cfg):
             cfg.logger.setdefault("group", Path(hydra_cfg.sweep.dir).name if multirun else None)
-            cfg.logger.setdefault("name", f"{output_dir.parent.name}/{output_dir.name}" if multirun
-                                  else output_dir.name)
+            cfg.logger.setdefault("name", run_name(hydra_cfg))
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
     # Under SLURM every task of a job runs this function: each writes the same text, atomically.
     tmp = output_dir / f".config.yaml.{os.getpid()}"
@@ -157,7 +156,7 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
     note = CHANCE_NOTE if metrics["tiny_random_backbone"] else None
     samples_png(rows, output_dir / "inputs", output_dir / "samples.png", note)
     if cfg.get("logger") is not None:
-        log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir / "inputs")
+        log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir)
     views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
     if "accuracy" in metrics:
         splits = ", ".join(f"{k} {with_interval(m)} (n={m['n']})" for k, m in metrics["splits"].items())
