@@ -119,7 +119,7 @@ def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
     sweep = tmp_path / "sweep"
     run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", "logger=wandb",
             f"hydra.sweep.dir={sweep}", *SMALL)
-    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name != "wandb")  # wandb/: the summary run
     assert jobs == ["0", "1"]
     loggers = []
     for job in jobs:
@@ -130,6 +130,11 @@ def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
     assert loggers[0]["group"] == loggers[1]["group"] == "sweep"  # one W&B group per sweep
     assert [lg["name"] for lg in loggers] == ["prompt=plain", "prompt=view"]  # the swept override
     assert [read_offline_run(sweep / job)["name"] for job in jobs] == ["prompt=plain", "prompt=view"]
+    summary = read_offline_run(sweep)  # the sweep's own run: its report table and pictures
+    assert summary["name"] == "summary" and summary["group"] == "sweep"
+    table, _ = logged_table(summary, "report")
+    assert [row[0] for row in table["data"]] == ["0", "1"]
+    assert {"figure/report", "figure/report_paired"} <= {k.split(".")[0] for k in summary["summary"]}
 
 
 def test_generate_scoring_end_to_end(tmp_path):

@@ -268,12 +268,21 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
 
-_UNREPORTED: list[str] = []  # the sweep this process launched, until its table is printed
+_UNREPORTED: list[tuple] = []  # (sweep directory, logger config) this process launched, until reported
 
 
-def print_report(sweep_dir: str | Path) -> None:
+def print_report(sweep_dir: str | Path, logger_cfg=None) -> None:
+    """Print and write the sweep's report; with a logger configured, also as the sweep's W&B "summary" run."""
     try:
         print("\n" + write_report(sweep_dir), flush=True)
+        if logger_cfg is not None:
+            from zerovlm.wandb_report import log_sweep_summary
+
+            with open(Path(sweep_dir) / "report.csv") as f:
+                table = csv.DictReader(f)
+                rows = list(table)
+            log_sweep_summary(logger_cfg, Path(sweep_dir), list(table.fieldnames or []), rows,
+                              [Path(sweep_dir) / name for name in ("report.png", "report_paired.png")])
     except Exception as error:  # noqa: BLE001 - a report problem must not hide the jobs' results
         log.warning("sweep report failed: %s", error)
 
@@ -294,17 +303,17 @@ class SweepReportCallback(Callback):
     (`report_unfinished_sweep`), failed jobs included, and the exit status stays non-zero."""
 
     def on_multirun_start(self, config, **kwargs) -> None:
-        _UNREPORTED[:] = [str(config.hydra.sweep.dir)]
+        _UNREPORTED[:] = [(str(config.hydra.sweep.dir), config.get("logger"))]
 
     def on_multirun_end(self, config, **kwargs) -> None:
         _UNREPORTED.clear()
-        print_report(config.hydra.sweep.dir)
+        print_report(config.hydra.sweep.dir, config.get("logger"))
 
 
 def report_unfinished_sweep() -> None:
     """The table of a sweep that ended with an error (called by the entry point on its way out)."""
-    if _UNREPORTED and Path(_UNREPORTED[0]).is_dir():
-        print_report(_UNREPORTED.pop())
+    if _UNREPORTED and Path(_UNREPORTED[0][0]).is_dir():
+        print_report(*_UNREPORTED.pop())
 
 
 def main(argv: list[str] | None = None) -> None:
