@@ -41,12 +41,13 @@ run: install
 	$(OFFLINE) $(BIN)/zerovlm -m experiment=demo
 
 # Everything: the suite in .venv, then the tests that need torchvision in .venv-torchvision.
+# The suite runs on every core (pytest-xdist): most of it is end-to-end runs through the console script.
 test: install install-torchvision
-	$(OFFLINE) $(BIN)/python -m pytest
+	$(OFFLINE) $(BIN)/python -m pytest -n auto
 	$(TORCHVISION_TESTS)
 
 test-fast: install
-	$(OFFLINE) $(BIN)/python -m pytest -m "not slow"
+	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slow"
 
 test-torchvision: install-torchvision
 	$(TORCHVISION_TESTS)
