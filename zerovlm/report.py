@@ -3,8 +3,11 @@ beside the baseline it must beat (majority label on true/false statements, chanc
 job's paired difference from its baseline job (`--baseline views=origin,prompt=plain` by default).
 `zerovlm-report compare JOB_A JOB_B`: one paired comparison.
 
-Writes report.csv and report.md into the sweep directory and prints the table. Every multirun prints it at the
-end too (SweepReportCallback in conf/config.yaml). Imports no torch.
+Writes report.csv, report.md, report.png and report_paired.png (zerovlm/plots.py) into the sweep directory and
+prints the table; the ZeroVLM paper's numbers stand in columns of their own where a job's setting matches one
+(experiments/published.yaml). Every multirun prints it at its end (SweepReportCallback in conf/config.yaml), also
+when a job failed (listed with its error), and with logger=wandb logs it as the sweep's "summary" run. A folder
+holding several sweeps gets one report per sweep. Imports no torch.
 """
 
 from __future__ import annotations
