@@ -272,3 +272,23 @@ def test_processor_options_reach_the_processor(tmp_path):
 
     # one token per 16 x 16 pixels: the tiny processor allows up to 16, a cap of 6 x 16 x 16 pixels at most 6
     assert image_tokens(processor_kwargs=OmegaConf.create({"max_pixels": 16 * 16 * 6})) <= 6 < image_tokens()
+
+
+@pytest.mark.parametrize("family", [pytest.param(f, marks=pytest.mark.torchvision) if f in NEEDS_TORCHVISION else f
+                                    for f in ["llava", *sorted(FAMILIES)]])
+def test_only_the_logits_read_are_computed_with_the_same_answers(family, images):
+    """logits_to_keep (the answer position; the options' tokens) gives the scores of the full forward pass."""
+    from conftest import SESSION_CACHE
+
+    prompt_format, _, multi_image = FAMILIES.get(family, (None, None, False))
+    backbone = HFVisionLanguageModel(name=f"tiny_{family}", tiny_random=family, prompt_format=prompt_format,
+                                     model=str(SESSION_CACHE / "models" / f"tiny_{family}"), multi_image=multi_image)
+    options = [["A cube", "A red sphere on a cube"], ["Two spheres", "A sphere"]]
+    kept = backbone.score(images, PROMPTS), backbone.choose(images[:2], PROMPTS[:2], options)
+    if family in ("llava", "llava_next", "paligemma", "smolvlm"):
+        assert backbone.keeps_logits  # these families compute the kept positions alone
+    backbone.keeps_logits = False  # the full forward pass: every position's logits
+    full = backbone.score(images, PROMPTS), backbone.choose(images[:2], PROMPTS[:2], options)
+    assert [r["p_yes"] for r in kept[0]] == pytest.approx([r["p_yes"] for r in full[0]], abs=1e-5)
+    for a, b in zip(kept[1], full[1], strict=True):
+        assert a["scores"] == pytest.approx(b["scores"], abs=1e-5) and a["prediction"] == b["prediction"]

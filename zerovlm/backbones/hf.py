@@ -16,6 +16,7 @@ On CUDA out-of-memory a batch is split in halves and retried, logged, never losi
 
 from __future__ import annotations
 
+import inspect
 import logging
 
 import torch
@@ -95,6 +96,8 @@ class HFVisionLanguageModel(torch.nn.Module):
                 load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit",
                 bnb_4bit_compute_dtype=getattr(torch, dtype))
         self.model = AutoModelForImageTextToText.from_pretrained(model, **kwargs).eval()
+        # only the logits that are read: the answer position's (likelihood), the options' tokens (caption choice)
+        self.keeps_logits = "logits_to_keep" in inspect.signature(self.model.forward).parameters
         self.yes_ids = self._single_token_ids(yes_words, "yes_words")
         self.no_ids = self._single_token_ids(no_words, "no_words")
         if set(self.yes_ids) & set(self.no_ids):
@@ -148,6 +151,12 @@ class HFVisionLanguageModel(torch.nn.Module):
             first = self._halving_on_oom(fn, *(c[: n // 2] for c in columns))
             return first + self._halving_on_oom(fn, *(c[n // 2:] for c in columns))
 
+    def _logits(self, inputs, keep: int) -> torch.Tensor:
+        """The logits of the last `keep` positions (at least): computed for those alone where the model can."""
+        if self.keeps_logits:
+            return self.model(**inputs, logits_to_keep=keep).logits
+        return self.model(**inputs).logits
+
     def score(self, pictures: list, prompts: list[str], samples=None) -> list[dict]:
         """Yes/no for each (picture, prompt); `samples` is unused here (a contrastive backbone reads them)."""
         return self._halving_on_oom(self._score, pictures, prompts)
@@ -157,7 +166,7 @@ class HFVisionLanguageModel(torch.nn.Module):
         texts = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
         inputs = self._inputs(pictures, texts)
         if self.scoring == "likelihood":
-            logits = self.model(**inputs).logits[:, -1].float()
+            logits = self._logits(inputs, 1)[:, -1].float()
             logp = torch.log_softmax(logits, dim=-1)
             yes = torch.logsumexp(logp[:, self.yes_ids], dim=-1)
             no = torch.logsumexp(logp[:, self.no_ids], dim=-1)
@@ -183,8 +192,10 @@ class HFVisionLanguageModel(torch.nn.Module):
         inputs = self._inputs([r[0] for r in rows], [r[2] for r in rows])
         lengths = [len(self.tokenizer.encode(full, add_special_tokens=False))
                    - len(self.tokenizer.encode(prefix, add_special_tokens=False)) for _, prefix, full in rows]
-        logp = torch.log_softmax(self.model(**inputs).logits[:, :-1].float(), dim=-1)
-        token_logp = logp.gather(-1, inputs["input_ids"][:, 1:, None])[..., 0]
+        keep = max(lengths) + 1  # the options' tokens are last (left padding), and the position before each
+        logits = self._logits(inputs, keep)[:, -keep:]
+        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+        token_logp = logp.gather(-1, inputs["input_ids"][:, -keep + 1:, None])[..., 0]
         scores = [token_logp[i, -n:].mean().item() for i, n in enumerate(lengths)]
         out, start = [], 0
         for prefix, opts in zip(prefixes, options, strict=True):
