@@ -75,14 +75,19 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
             "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})"}
 
 
-def _paper_cells(job: Path, metrics: dict) -> tuple[dict, list[float]]:
+def _config(job: Path) -> dict:
+    """The job's resolved config.yaml ({} when it has none)."""
+    path = job / "config.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else {}
+
+
+def _paper_cells(config: dict, metrics: dict) -> tuple[dict, list[float]]:
     """The ZeroVLM paper's number for the job's setting on test (experiments/published.yaml), beside ours: the
     number with the sample count it fits, ours minus it, and whether it lies inside our 95 % interval; and the
     numbers themselves (percent)."""
     test = metrics["splits"].get("test")
-    if test is None or not (job / "config.yaml").exists():
+    if test is None or not config:
         return {}, []
-    config = yaml.safe_load((job / "config.yaml").read_text())
     names = {k: (config.get(k) or {}).get("name") for k in ("dataset", "views", "prompt", "backbone")}
     if config.get("prior") is not None or None in names.values():
         return {}, []
@@ -155,14 +160,11 @@ def _failure(job: Path) -> str:
     return "no result (still running, or stopped before it could say why)"
 
 
-def _config_value(job: Path, key: str, choices: dict[str, str]) -> str:
-    """A job's value of an option it did not override: its config group choice, or the key in its config.yaml."""
+def _config_value(config: dict, key: str, choices: dict[str, str]) -> str:
+    """A job's value of an option it did not override: its config group choice, or the key in its config."""
     if key in choices:
         return choices[key]
-    path = job / "config.yaml"
-    if not path.exists():
-        return ""
-    value = yaml.safe_load(path.read_text())
+    value = config
     for part in key.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return "" if value is None else str(value)
@@ -183,6 +185,7 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
     splits: list[str] = []
     rows, tiny, methods, points = [], False, set(), []
     choices = {job: _choices(job) for job in jobs}
+    configs = {job: _config(job) for job in jobs}
     finished = [job for job in jobs if (job / "metrics.json").exists()]
     paired = compare_sweep(finished, parse_baseline(baseline))
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
@@ -193,7 +196,8 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         options[job].update({g: choices[job][g] for g in varying if g not in options[job] and g in choices[job]})
         keys += [k for k in options[job] if k not in keys]
     for job in jobs:  # an option a job did not override: its value from the job's config, not a blank
-        overrides = {k: options[job][k] if k in options[job] else _config_value(job, k, choices[job]) for k in keys}
+        overrides = {k: options[job][k] if k in options[job] else _config_value(configs[job], k, choices[job])
+                     for k in keys}
         name = str(job.relative_to(sweep_dir)) if job != sweep_dir else "."
         if job not in finished:
             rows.append({"job": name, **overrides, "status": _failure(job)})
@@ -214,7 +218,7 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
         row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
-        paper_cells, paper = _paper_cells(job, metrics)
+        paper_cells, paper = _paper_cells(configs[job], metrics)
         row.update(paper_cells)
         rows.append(row)
         points.append(_point(row, metrics, paper, paired.get(job, {}).get("comparison")))
