@@ -39,7 +39,8 @@ def test_each_job_is_compared_with_the_baseline_of_its_own_setting(tmp_path):
     jobs = [job(tmp_path, 0, base), job(tmp_path, 1, [True] * 19 + [False], views="left"),
             job(tmp_path, 2, base, views="left", prompt="view"),
             job(tmp_path, 3, base, views="left", backbone={"name": "tiny_clip"})]  # no tiny_clip baseline
-    found = compare_sweep(jobs, parse_baseline("views=origin,prompt=plain"))
+    found = compare_sweep({job: yaml.safe_load((job / "config.yaml").read_text()) for job in jobs},
+                          parse_baseline("views=origin,prompt=plain"))
     assert found[jobs[0]] == {"baseline": jobs[0]} and found[jobs[3]] == {"baseline": None}
     left = found[jobs[1]]["comparison"]
     assert left["difference"] == pytest.approx(0.45) and (left["b01"], left["b10"]) == (9, 0)

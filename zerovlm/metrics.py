@@ -40,11 +40,12 @@ def _accuracy(rows: list[dict]) -> dict:
     return out
 
 
-def _by(rows: list[dict], key) -> dict:
+def _by(rows: list[dict], key, with_interval: bool = False) -> dict:
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         groups[str(key(r))].append(r)
-    return {k: _accuracy(v) for k, v in sorted(groups.items())}
+    return {k: {**_accuracy(v), **({"interval": interval(v)} if with_interval else {})}
+            for k, v in sorted(groups.items())}
 
 
 def pair_and_set_accuracy(rows: list[dict]) -> dict:
@@ -92,13 +93,10 @@ def compute_metrics(rows: list[dict]) -> dict:
     if not rows:
         raise ValueError("no predictions to score: an accuracy of 0/0 is not a result")
     choice = "options" in rows[0]
-    splits = _by(rows, lambda r: r["split"])
-    for name, split in splits.items():
-        split["interval"] = interval([r for r in rows if str(r["split"]) == name])
     metrics = {
         **_accuracy(rows),
         "interval": interval(rows),
-        "splits": splits,
+        "splits": _by(rows, lambda r: r["split"], with_interval=True),
         "relations": _by(rows, lambda r: r["relation"]),
         "negative_types": _by(rows, lambda r: r["negative_type"]),
     }

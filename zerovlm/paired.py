@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
 from zerovlm.statistics import align, holm, paired_difference
 
 # What makes two jobs the same setting (also what a resumed job must match: zerovlm/run.py)
@@ -33,9 +31,8 @@ def parse_baseline(text: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in items}
 
 
-def setting(job: Path) -> dict:
-    """The SETTING_KEYS of a job's resolved config.yaml."""
-    config = yaml.safe_load((Path(job) / "config.yaml").read_text())
+def setting(config: dict) -> dict:
+    """The SETTING_KEYS of a job's resolved config (its config.yaml)."""
     return {k: config.get(k) for k in SETTING_KEYS}
 
 
@@ -72,14 +69,18 @@ def compare(job_a: Path, job_b: Path) -> dict:
     return {"job_a": str(job_a), "job_b": str(job_b), **result}
 
 
-def compare_sweep(jobs: list[Path], spec: dict[str, str]) -> dict[Path, dict]:
-    """For each job: {"baseline": its baseline job (or None), "comparison": compare(...) with `p_holm`, or
-    "refused": why}; the baseline job itself gets {"baseline": itself}. Holm over every comparison made."""
-    settings = {job: setting(job) for job in jobs if (job / "config.yaml").exists()}
+def compare_sweep(configs: dict[Path, dict], spec: dict[str, str]) -> dict[Path, dict]:
+    """For each job (its resolved config; jobs without one are left out): {"baseline": its baseline job (or None),
+    "comparison": compare(...) with `p_holm`, or "refused": why}; the baseline job itself gets {"baseline": itself}.
+    Holm over every comparison made."""
+    settings = {job: setting(config) for job, config in configs.items() if config}
     out: dict[Path, dict] = {}
     for job, own in settings.items():
-        base = None if is_baseline(own, spec) else find_baseline(own, settings, spec)
-        out[job] = {"baseline": job if is_baseline(own, spec) else base}
+        if is_baseline(own, spec):
+            out[job] = {"baseline": job}
+            continue
+        base = find_baseline(own, settings, spec)
+        out[job] = {"baseline": base}
         if base is not None:
             try:
                 out[job]["comparison"] = compare(base, job)

@@ -187,7 +187,7 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
     choices = {job: _choices(job) for job in jobs}
     configs = {job: _config(job) for job in jobs}
     finished = [job for job in jobs if (job / "metrics.json").exists()]
-    paired = compare_sweep(finished, parse_baseline(baseline))
+    paired = compare_sweep({job: configs[job] for job in finished}, parse_baseline(baseline))
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
                if len({c.get(g) for c in choices.values()}) > 1]
     options = {}
