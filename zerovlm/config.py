@@ -139,6 +139,7 @@ class Zero123GeneratorConfig:
     preprocess: str = "pad"
     dtype: str = "float32"  # float16 / bfloat16 on CUDA
     batch_size: int = 8  # views per denoising batch
+    compile: bool = False  # torch.compile the UNet (default mode): worth its minute of compiling on long renders
     segmenter: str | None = None  # a transformers image-segmentation model: remove the background first
     background_labels: list[str] = field(default_factory=lambda: ["background"])
     object_scale: float = 0.8  # pad/resize with a segmenter: the object's longer side as a fraction of the input
