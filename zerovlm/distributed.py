@@ -73,7 +73,9 @@ def build_trainer(trainer_cfg, job_dir: str | Path, callbacks: list):
     processes = device_count(trainer_cfg.get("accelerator", "auto"), trainer_cfg.get("devices", 1))
     if strategy in ("auto", "ddp") and processes * int(trainer_cfg.get("num_nodes", 1)) > 1:
         strategy = JobDDPStrategy(job_dir)
-    return instantiate(trainer_cfg, strategy=strategy, callbacks=callbacks, default_root_dir=str(job_dir))
+    # the sampler deals whole images to the ranks itself (batching.py)
+    return instantiate(trainer_cfg, strategy=strategy, callbacks=callbacks, default_root_dir=str(job_dir),
+                       use_distributed_sampler=False)
 
 
 @contextmanager

@@ -64,6 +64,10 @@ class RecordDataset:
         """Characters of text per sample (statement and options), for length-sorted batches."""
         return [len(r.statement) + sum(len(o) for o in r.options or []) for r in self.records]
 
+    def image_keys(self) -> list[str]:
+        """The image each sample shows, so the statements about one image can share a batch."""
+        return [str(r.image_path) for r in self.records]
+
     def __getitem__(self, i: int) -> Sample:
         r = self.records[i]
         image = load_image(r.image_path, r.id, self.missing_image_hint)

@@ -153,6 +153,10 @@ class SyntheticDataset:
         """Characters of each statement, for length-sorted batches."""
         return [len(statement(r["subject"], r["relation"], r["object"])) for r in self.records]
 
+    def image_keys(self) -> list[str]:
+        """The scene each sample shows, so the statements about one scene can share a batch."""
+        return [f"scene-{r['scene_index']:05d}" for r in self.records]
+
     def __getitem__(self, i: int) -> Sample:
         r = self.records[i]
         image = render(scene_objects(r["scene"]), Camera(**r["scene"]["camera"]), self.image_size)
