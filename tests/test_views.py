@@ -84,6 +84,7 @@ def test_view_maker_generates_once_then_serves_the_cache(tmp_path):
     assert views[0][1] is sample.image  # the input image itself, never generated
     assert generator.calls == [["left", "right", "random"]]  # all missing poses of a sample in one call
     assert (first.generated, first.cached) == (3, 0)
+    first.flush()  # written by a thread beside the model: all in the cache once flushed
 
     again = ViewMaker(FOUR, generator, ViewCache(tmp_path), seed=0)
     cached = again(sample)

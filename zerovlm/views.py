@@ -6,10 +6,13 @@ input image itself. Every other view comes from the generator through the conten
 
 from __future__ import annotations
 
+import copy
 import math
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from PIL import Image
 
 from zerovlm.cache import ViewCache
@@ -67,6 +70,43 @@ class ViewMaker:
         self.generator, self.cache, self.seed = generator, cache, seed
         self.generated = 0
         self.cached = 0
+        # generated views are encoded and written by a thread, off the model's path; until written, served from here
+        self._pending: dict[str, Image.Image] = {}
+        self._writes: dict[str, Future] = {}
+        self._writer: ThreadPoolExecutor | None = None
+
+    def reader(self) -> ViewMaker:
+        """A view maker for the DataLoader's workers: reads the cache, generates only with a generator that is not
+        a model (the oracle renders on the CPU), counts its own views."""
+        reader = copy.copy(self)
+        reader.generated = reader.cached = 0
+        reader._pending, reader._writes, reader._writer = {}, {}, None
+        reader.can_generate = not isinstance(self.generator, torch.nn.Module)
+        return reader
+
+    can_generate = True
+
+    def flush(self) -> None:
+        """Wait until every generated view is in the cache (raising a failed write's error)."""
+        for key in list(self._writes):
+            self._finish(key)
+
+    def _finish(self, key: str) -> None:
+        self._writes.pop(key).result()
+        self._pending.pop(key)
+
+    def __getstate__(self) -> dict:  # a worker's copy does not take the writer thread along
+        return {**self.__dict__, "_writer": None, "_writes": {}, "_pending": {}}
+
+    def _put(self, key: str, image: Image.Image) -> None:
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zerovlm-view-cache")
+        self._pending[key] = image
+        self._writes[key] = self._writer.submit(self.cache.put, key, image)
+        for done in [k for k, w in self._writes.items() if w.done()]:
+            self._finish(done)
+        while len(self._writes) > 256:  # bounded memory when writing is slower than generating
+            self._finish(next(iter(self._writes)))
 
     def _key(self, condition: str, pose: Pose, seed: int) -> str:
         return self.cache.key(generator=self.generator.fingerprint(), condition=condition,
@@ -76,10 +116,12 @@ class ViewMaker:
     def __call__(self, sample: Sample) -> list[tuple[Pose, Image.Image]]:
         return self.batch([sample])[0]
 
-    def batch(self, samples: list[Sample]) -> list[list[tuple[Pose, Image.Image]]]:
+    def batch(self, samples: list[Sample]) -> list[list[tuple[Pose, Image.Image]]] | None:
+        """Each sample's views; None (and nothing counted) when a view is missing that this maker cannot make."""
         from zerovlm.generators.base import ViewRequest
 
         poses = [resolve_poses(self.pose_cfgs, s.id, self.seed) for s in samples]
+        cached_before = self.cached
         found: dict[str, Image.Image] = {}
         missing: dict[str, ViewRequest] = {}
         keys: list[list[str | None]] = []
@@ -98,15 +140,18 @@ class ViewMaker:
                 if key in found or key in missing:  # another statement about the same image in this batch
                     self.cached += 1
                     continue
-                hit = self.cache.get(key)
+                hit = self._pending[key] if key in self._pending else self.cache.get(key)
                 if hit is None:
                     missing[key] = ViewRequest(sample, pose, seed)
                 else:
                     found[key] = hit
                     self.cached += 1
+        if missing and not self.can_generate:
+            self.cached = cached_before
+            return None
         if missing:
             for key, image in zip(missing, self.generator.generate(list(missing.values())), strict=True):
-                self.cache.put(key, image)
+                self._put(key, image)
                 found[key] = image
                 self.generated += 1
         return [[(pose, sample.image if key is None else found[key]) for pose, key in zip(sp, sk, strict=True)]
