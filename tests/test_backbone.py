@@ -134,21 +134,26 @@ def test_processors_without_a_chat_template_need_a_prompt_format(tiny_llava_dir,
 
 
 def test_out_of_memory_halves_the_batch_and_keeps_every_sample_in_order(tiny_llava, images, monkeypatch, caplog):
-    real = tiny_llava._score
+    real = tiny_llava.answer
     sizes = []
 
-    def flaky(pictures, prompts):
-        sizes.append(len(pictures))
-        if len(pictures) > 1:
+    def flaky(prepared):
+        sizes.append(len(prepared.texts))
+        if len(prepared.texts) > 1:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")
-        return real(pictures, prompts)
+        return real(prepared)
 
-    expected = [tiny_llava._score([im], [p])[0]["p_yes"] for im, p in zip(images, PROMPTS, strict=True)]
-    monkeypatch.setattr(tiny_llava, "_score", flaky)
+    expected = [tiny_llava.score([im], [p])[0]["p_yes"] for im, p in zip(images, PROMPTS, strict=True)]
+    monkeypatch.setattr(tiny_llava, "answer", flaky)
     out = tiny_llava.score(images, PROMPTS)
     assert [o["p_yes"] for o in out] == pytest.approx(expected, abs=1e-6)
     assert sizes == [4, 2, 1, 1, 2, 1, 1]
     assert "CUDA out of memory on a batch of 4; retrying as 2 + 2" in caplog.text
+    # a batch prepared in a loader worker: made again in halves
+    sizes.clear()
+    out = tiny_llava.answer_prepared(tiny_llava.inputs.prepare(images, PROMPTS), images, PROMPTS)
+    assert [o["p_yes"] for o in out] == pytest.approx(expected, abs=1e-6)
+    assert sizes == [4, 4, 2, 1, 1, 2, 1, 1]
 
 
 @pytest.fixture(scope="module")
@@ -267,7 +272,7 @@ def test_processor_options_reach_the_processor(tmp_path):
 
     def image_tokens(**kwargs):
         backbone = HFVisionLanguageModel(name="t", model=model, tiny_random="qwen2_5_vl", multi_image=True, **kwargs)
-        ids = backbone._inputs(big, [backbone.chat_text("Is it?")])["input_ids"][0].tolist()
+        ids = backbone.inputs.prepare(big, ["Is it?"]).inputs["input_ids"][0].tolist()
         return ids.count(backbone.tokenizer.convert_tokens_to_ids("<|image_pad|>"))
 
     # one token per 16 x 16 pixels: the tiny processor allows up to 16, a cap of 6 x 16 x 16 pixels at most 6

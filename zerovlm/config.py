@@ -165,6 +165,9 @@ class HFBackboneConfig:
     processor_kwargs: dict[str, Any] = field(default_factory=dict)  # to AutoProcessor, e.g. Qwen's max_pixels
     multi_image: bool = False  # takes several images per prompt (needed by layout=separate)
     prompt_format: str | None = None  # for processors without a chat template, e.g. "{prompt}"
+    # statements about one picture compute the picture and the prompt before them once (likelihood scoring and
+    # caption choice; the same scores as apart, where the processor's output allows it)
+    share_prefix: bool = True
     yes_words: list[str] = field(default_factory=lambda: ["yes", "Yes", "YES", " yes", " Yes"])
     no_words: list[str] = field(default_factory=lambda: ["no", "No", "NO", " no", " No"])
     seed: int = 0  # seed of the tiny random weights
@@ -265,7 +268,9 @@ class Config:
     stage: str = "evaluate"  # evaluate | render (fill the view cache) | compare_views (generator vs oracle)
     seed: int = 0
     sort_by_length: bool = True  # batches of similar text length (less padding); results do not change
-    num_workers: int = 0
+    # processes preparing batches (views from the cache, stitching, prompts, the processor) beside the model;
+    # null: up to 4 per rank on GPUs, 0 on the CPU
+    num_workers: int | None = None
     num_sample_images: int = 8  # stitched inputs kept in inputs/ and shown in samples.png and W&B
 
 

@@ -7,7 +7,7 @@ received them (one image, or a list of them for layout=separate).
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict
 from time import perf_counter
@@ -15,7 +15,7 @@ from time import perf_counter
 import lightning.pytorch as pl
 import torch
 
-from zerovlm.data.sample import Sample
+from zerovlm.collate import Batch, PrepareBatch
 from zerovlm.prompts import PromptBuilder
 from zerovlm.stitch import Layout
 from zerovlm.views import ViewMaker
@@ -23,7 +23,8 @@ from zerovlm.views import ViewMaker
 
 class ViewStageModule(pl.LightningModule):
     """What every stage shares: the view maker (a generator that is a model is registered, so Lightning moves it
-    to the device), an optional 3D prior moved beside it, and seconds spent per step of the pipeline."""
+    to the device), an optional 3D prior moved beside it, views generated / cached and seconds spent per step
+    of the pipeline (those of the DataLoader's workers under `loader_<step>`)."""
 
     def __init__(self, views: ViewMaker, prior=None) -> None:
         super().__init__()
@@ -31,10 +32,17 @@ class ViewStageModule(pl.LightningModule):
         if isinstance(views.generator, torch.nn.Module):
             self.generator = views.generator
         self.seconds: dict[str, float] = defaultdict(float)
+        self.loader_views: Counter = Counter()  # views the workers read from the cache (or rendered on the CPU)
 
     def on_predict_start(self) -> None:
         if self.prior is not None:  # its models are not submodules: put them beside the rest
             self.prior.to(self.device)
+
+    def view_counts(self) -> dict[str, int]:
+        """Views generated and read from the cache by this rank, in this process and in its loader's workers."""
+        self.views.flush()  # every generated view written to the cache
+        return {"generated": self.views.generated + self.loader_views["generated"],
+                "cached": self.views.cached + self.loader_views["cached"]}
 
     @contextmanager
     def timed(self, name: str):
@@ -44,30 +52,41 @@ class ViewStageModule(pl.LightningModule):
 
 
 class SpatialQAModule(ViewStageModule):
+    """Batches come from `PrepareBatch` (collate.py), made as far as the CPU could in the loader's workers; the
+    step finishes them (views to generate, the prior) and runs the backbone."""
+
     def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone, setting: dict,
                  prior=None) -> None:
         super().__init__(views, prior)
         self.layout, self.prompt, self.backbone = layout, prompt, backbone
         self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
+        self.prepare = PrepareBatch(views, layout, prompt, getattr(backbone, "inputs", None), prior is not None)
 
-    def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        with self.timed("views"):
-            views = self.views.batch(batch)
-        with self.timed("stitch"):
-            pictures = [self.layout.stitch([im for _, im in v], [p.display for p, _ in v]) for v in views]
-        with self.timed("prior"):
-            priors = [self.prior(s) for s in batch] if self.prior is not None else [(None, None)] * len(batch)
-        with self.timed("prompt"):
-            prompts = [self.prompt(s, [p for p, _ in v], self.layout, text)
-                       for s, v, (text, _) in zip(batch, views, priors, strict=True)]
-        choice = batch[0].options is not None
+    def transfer_batch_to_device(self, batch, device, dataloader_idx: int):
+        return batch  # the backbone moves its prepared tensors itself (non-blocking, from pinned memory)
+
+    def predict_step(self, batch: Batch, batch_idx: int = 0) -> dict:
+        if not isinstance(batch, Batch):  # a plain list of samples (called directly)
+            batch = self.prepare(list(batch))
+        for name, seconds in batch.seconds.items():
+            self.seconds[f"loader_{name}"] += seconds
+        self.loader_views.update(batch.view_counts)
+        batch.seconds.clear()
+        self.prepare.finish(batch, self.views, self.prior)
+        for name, seconds in batch.seconds.items():
+            self.seconds[name] += seconds
+        samples, options = batch.samples, batch.options()
+        choice = options is not None
         with self.timed("backbone"):
-            if choice:
-                answers = self.backbone.choose(pictures, prompts, [s.options for s in batch])
+            if batch.inputs is not None:
+                answers = self.backbone.answer_prepared(batch.inputs, batch.pictures, batch.prompts, options)
+            elif choice:
+                answers = self.backbone.choose(batch.pictures, batch.prompts, options)
             else:
-                answers = self.backbone.score(pictures, prompts, batch)
+                answers = self.backbone.score(batch.pictures, batch.prompts, samples)
         rows = []
-        for sample, view, prompt, answer, (_, scene) in zip(batch, views, prompts, answers, priors, strict=True):
+        for sample, view, prompt, answer, (_, scene) in zip(samples, batch.views, batch.prompts, answers,
+                                                             batch.priors, strict=True):
             label = sample.answer if choice else sample.label
             prediction = answer["prediction"]
             row = {
@@ -85,4 +104,4 @@ class SpatialQAModule(ViewStageModule):
             if choice:
                 row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
             rows.append(row)
-        return {"rows": rows, "pictures": pictures}
+        return {"rows": rows, "pictures": batch.pictures}

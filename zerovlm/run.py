@@ -17,9 +17,9 @@ from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf, open_dict
 from torch.utils.data import DataLoader
 
-from zerovlm.batching import LengthSortedSampler, Remaining
+from zerovlm.batching import GroupedSampler, Remaining
 from zerovlm.cache import ViewCache
-from zerovlm.distributed import build_trainer, clean_job_environment
+from zerovlm.distributed import build_trainer, clean_job_environment, device_count
 from zerovlm.metrics import compute_metrics
 from zerovlm.paired import SETTING_KEYS
 from zerovlm.predict import SpatialQAModule
@@ -86,18 +86,26 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     start = perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     dataset = instantiate(cfg.dataset)
-    views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir), seed=cfg.seed)
-    module, batch_size, backbone, setting = build_stage(cfg, views)
     key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
     remaining, done, partial = resume(cfg, output_dir, dataset, key)
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
                                                                                         cfg.num_sample_images)])
-    sampler = LengthSortedSampler(remaining.text_lengths()) if cfg.sort_by_length else None
-    loader = DataLoader(remaining, batch_size=batch_size, sampler=sampler, collate_fn=list,
-                        num_workers=cfg.num_workers)
-    setup_seconds = perf_counter() - start
-    if len(remaining):
+    setting = stage_setting(cfg)
+    if len(remaining):  # a finished job (a resumed sweep) loads no model
+        views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir),
+                          seed=cfg.seed)
+        module, batch_size = build_stage(cfg, views, setting)
+        workers = loader_workers(cfg)
+        loader = DataLoader(remaining, batch_size=batch_size, num_workers=workers,
+                            sampler=GroupedSampler(remaining.text_lengths(), remaining.image_keys(),
+                                                   sort=cfg.sort_by_length),
+                            collate_fn=module.prepare if isinstance(module, SpatialQAModule) else list,
+                            pin_memory=on_gpu(cfg.trainer), multiprocessing_context="fork" if workers else None)
+        setup_seconds = perf_counter() - start
         trainer.predict(module, dataloaders=loader, return_predictions=False)
+    else:
+        setup_seconds = perf_counter() - start
+        log.info("%s: every sample is scored already (%d): nothing to run", output_dir, len(done))
     if rank_zero_only.rank != 0:
         return None
 
@@ -113,28 +121,53 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
                     "total": round(perf_counter() - start, 4)},
         "skipped": dict(getattr(dataset, "skipped", {})),
         "generator_counts": stats["generator_counts"], "prior_counts": stats["prior_counts"],
-        "setting": setting, "tiny_random_backbone": bool(backbone is not None and backbone.tiny_random),
+        "setting": setting, "tiny_random_backbone": cfg.stage == "evaluate" and bool(cfg.backbone.tiny_random),
+        "num_workers": loader_workers(cfg),
     }
     write_outputs(cfg, output_dir, rows, metrics)
     return metrics
 
 
-def build_stage(cfg: DictConfig, views: ViewMaker):
-    """(LightningModule, loader batch size, backbone or None, names of the setting) for the job's stage."""
+def stage_setting(cfg: DictConfig) -> dict:
+    """The names of the options that produced the job's rows (stamped on each row and in metrics.json)."""
     setting = {"stage": cfg.stage, "dataset": cfg.dataset.name, "view_set": cfg.views.name,
-               "generator": cfg.generator.name, "seed": cfg.seed}
-    prior = instantiate(cfg.prior) if cfg.get("prior") is not None and cfg.stage != "compare_views" else None
-    setting["prior"] = cfg.prior.name if prior is not None else None
+               "generator": cfg.generator.name, "seed": cfg.seed,
+               "prior": cfg.prior.name if cfg.get("prior") is not None and cfg.stage != "compare_views" else None}
     if cfg.stage == "evaluate":
-        backbone = instantiate(cfg.backbone, _convert_="all")  # plain lists and dicts, as transformers expects
         setting.update(layout=cfg.layout.name, prompt_name=cfg.prompt.name, backbone=cfg.backbone.name,
                        scoring=cfg.backbone.scoring)
+    return setting
+
+
+def build_stage(cfg: DictConfig, views: ViewMaker, setting: dict):
+    """(LightningModule, loader batch size) for the job's stage."""
+    prior = instantiate(cfg.prior) if setting["prior"] is not None else None
+    if cfg.stage == "evaluate":
+        backbone = instantiate(cfg.backbone, _convert_="all")  # plain lists and dicts, as transformers expects
         module = SpatialQAModule(views, Layout(**cfg.layout), PromptBuilder(**cfg.prompt), backbone, setting, prior)
-        return module, cfg.backbone.batch_size, backbone, setting
+        return module, cfg.backbone.batch_size
     batch_size = cfg.generator.get("batch_size", 8)
     if cfg.stage == "render":
-        return RenderViewsModule(views, Layout(**cfg.layout), prior), batch_size, None, setting
-    return OracleGapModule(views), batch_size, None, setting
+        return RenderViewsModule(views, Layout(**cfg.layout), prior), batch_size
+    return OracleGapModule(views), batch_size
+
+
+def on_gpu(trainer_cfg) -> bool:
+    import torch
+
+    accelerator = trainer_cfg.get("accelerator", "auto")
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto" and torch.cuda.is_available())
+
+
+def loader_workers(cfg: DictConfig) -> int:
+    """`num_workers`, or when null: on GPUs up to 4 processes per rank preparing batches (as the CPUs allow), on
+    the CPU none (they would take the cores the model runs on)."""
+    if cfg.num_workers is not None:
+        return int(cfg.num_workers)
+    if not on_gpu(cfg.trainer):
+        return 0
+    ranks = device_count(cfg.trainer.get("accelerator", "auto"), cfg.trainer.get("devices", 1))
+    return max(0, min(4, (len(os.sched_getaffinity(0)) // max(1, ranks)) - 1))
 
 
 def resume(cfg: DictConfig, output_dir: Path, dataset, key: str) -> tuple[Remaining, set[str], int]:

@@ -46,8 +46,9 @@ class ShardedPredictionWriter(BasePredictionWriter):
 
     def on_predict_end(self, trainer, pl_module) -> None:
         self._file.close()
+        views = pl_module.view_counts()  # waits until every generated view is in the cache
         stats = {
-            "views_generated": pl_module.views.generated, "views_cached": pl_module.views.cached,
+            "views_generated": views["generated"], "views_cached": views["cached"],
             "generator_counts": dict(getattr(pl_module.views.generator, "counts", {})),
             "prior_counts": dict(getattr(getattr(pl_module, "prior", None), "counts", {})),
             "seconds": dict(pl_module.seconds),

@@ -16,11 +16,14 @@ On CUDA out-of-memory a batch is split in halves and retried, logged, never losi
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
+from dataclasses import dataclass
 
 import torch
 from PIL import Image
+from transformers import BatchFeature
 
 from zerovlm.backbones.answers import parse_answer
 from zerovlm.backbones.tiny import ensure_tiny_model
@@ -50,13 +53,171 @@ def _images(picture) -> list[Image.Image]:
     return list(picture) if isinstance(picture, (list, tuple)) else [picture]
 
 
+def _picture_key(picture) -> tuple:
+    return tuple((im.mode, im.size, hashlib.sha1(im.tobytes()).digest()) for im in _images(picture))
+
+
+def _common_prefix(sequences: list[list[int]]) -> int:
+    n = min(len(s) for s in sequences)
+    for k in range(n):
+        if any(s[k] != sequences[0][k] for s in sequences[1:]):
+            return k
+    return n
+
+
+def _padded(rows: list[list[int]], pad: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, mask) of rows padded to the longest, on the left or the right."""
+    width = max(len(r) for r in rows)
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        where = slice(width - len(r), width) if left else slice(0, len(r))
+        ids[i, where], mask[i, where] = torch.tensor(r, dtype=torch.long), 1
+    return ids, mask
+
+
+@dataclass
+class Prepared:
+    """A batch's model input, made on the CPU (in a DataLoader worker): the processor's tensors and what reading
+    the model's output needs. Rows are the samples (scoring) or every option of every sample (caption choice).
+
+    Unshared: `inputs` holds every row in full, left-padded. Shared: `inputs` holds one row per group of rows with
+    the same picture and the same tokens before their own (the prefix: image, template, prompt up to where they
+    differ), and `suffix` each row's own tokens, right-padded, with `group` naming its prefix row."""
+
+    kind: str  # "score" | "choose"
+    texts: list[str]  # per sample: the model input as text
+    inputs: BatchFeature
+    scored: list[int] | None = None  # choose: per row, how many last tokens are the option's
+    counts: list[int] | None = None  # choose: options per sample
+    suffix: dict[str, torch.Tensor] | None = None  # ids, mask, group, lengths
+
+    def _tensors(self, fn) -> None:
+        self.inputs = BatchFeature({k: fn(v) if torch.is_tensor(v) else v for k, v in self.inputs.items()})
+        if self.suffix is not None:
+            self.suffix = {k: fn(v) for k, v in self.suffix.items()}
+
+    def pin_memory(self) -> Prepared:
+        self._tensors(torch.Tensor.pin_memory)
+        return self
+
+    def to(self, device) -> Prepared:
+        self._tensors(lambda t: t.to(device, non_blocking=True))
+        return self
+
+
+# what a processor may return for a prefix to be shared: the tokens, their mask, and tensors per image
+SHAREABLE_KEYS = {"input_ids", "attention_mask", "pixel_values", "image_sizes", "pixel_attention_mask"}
+
+
+class ModelInputs:
+    """The CPU side of a backbone (no model): chat template, processor, tokenizer. Picklable, so the DataLoader's
+    workers make the model input while the device runs the previous batch."""
+
+    def __init__(self, name: str, processor, prompt_format: str | None, multi_image: bool, dtype: torch.dtype,
+                 share_prefix: bool, generates: bool) -> None:
+        self.name, self.processor, self.tokenizer = name, processor, processor.tokenizer
+        self.prompt_format, self.multi_image, self.dtype = prompt_format, multi_image, dtype
+        self.share_prefix, self.generates = share_prefix, generates
+        self.shares: bool | None = None  # known after the first batch: whether this processor's prefixes can be shared
+
+    def chat_text(self, prompt: str, num_images: int = 1) -> str:
+        """The exact text the model is given: the processor's chat template around the image(s) and the prompt."""
+        if self.prompt_format is not None:
+            return self.prompt_format.format(prompt=prompt)
+        content = [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": prompt}]
+        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+
+    def _encode(self, pictures: list, texts: list[str]) -> BatchFeature:
+        images = [_images(p) for p in pictures]
+        if any(len(i) > 1 for i in images) and not self.multi_image:
+            raise ValueError(f"backbone {self.name} takes one image per prompt: use a stitched layout, not "
+                             "layout=separate (or set backbone.multi_image=true for a model that takes several)")
+        flat = images if self.multi_image else [i[0] for i in images]
+        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True)
+        inputs.pop("labels", None)  # some processors (PaliGemma's) add them; nothing here trains
+        # Padding must not move a token's position, or results depend on the batch. The LLM's rows are padded on
+        # the left (InstructBLIP's processor puts its image tokens before that padding: the pads go to the front);
+        # a Q-Former's rows (BERT-style absolute positions) are padded on the right.
+        _move_padding(inputs, "", to_front=True)
+        _move_padding(inputs, "qformer_", to_front=False)
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        return inputs
+
+    def prepare(self, pictures: list, prompts: list[str], options: list[list[str]] | None = None) -> Prepared:
+        """The model input of a batch: each (picture, prompt) to score, or each option of each to choose from."""
+        texts = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
+        if options is None:
+            rows, full, scored, counts = pictures, texts, None, None
+        else:
+            rows = [pic for pic, opts in zip(pictures, options, strict=True) for _ in opts]
+            full = [f"{text} {o}" for text, opts in zip(texts, options, strict=True) for o in opts]
+            prefixes = [text for text, opts in zip(texts, options, strict=True) for _ in opts]
+            length = [len(self.tokenizer.encode(t, add_special_tokens=False)) for t in (*prefixes, *full)]
+            scored = [f - p for p, f in zip(length[:len(full)], length[len(full):], strict=True)]
+            counts = [len(o) for o in options]
+        kind = "score" if options is None else "choose"
+        shared = None
+        if self.share_prefix and self.shares is not False and not (self.generates and kind == "score"):
+            shared = self._shared(kind, texts, rows, full, scored, counts)
+        return shared or Prepared(kind, texts, self._encode(rows, full), scored, counts)
+
+    def _shared(self, kind: str, texts, pictures, full: list[str], scored, counts) -> Prepared | None:
+        """The rows as shared prefixes and their own suffixes, or None where nothing is shared or this processor's
+        output cannot be split (per-token tensors besides the ids, e.g. PaliGemma's token types, InstructBLIP's
+        Q-Former text, Qwen2.5-VL's multimodal positions)."""
+        keys: dict[tuple, int] = {}
+        group = [keys.setdefault(_picture_key(p), len(keys)) for p in pictures]
+        if len(keys) == len(group):
+            return None
+        ids = self.tokenizer(full)["input_ids"]
+        members: dict[int, list[int]] = {}
+        for row, g in enumerate(group):
+            members.setdefault(g, []).append(row)
+        cut = {}
+        for g, rows in members.items():  # each row keeps at least its answer position (or its option's tokens)
+            own = [len(ids[r]) - (scored[r] if scored is not None else 1) for r in rows]
+            cut[g] = min(_common_prefix([ids[r] for r in rows]), *own)
+            if cut[g] < 1:
+                return None
+        firsts = [members[g][0] for g in range(len(members))]
+        encoded = self.processor(images=[pictures[r] if self.multi_image else _images(pictures[r])[0]
+                                         for r in firsts], text=[full[r] for r in firsts], return_tensors="pt",
+                                 padding=True)
+        encoded.pop("labels", None)
+        per_token = {k for k, v in encoded.items()
+                     if torch.is_tensor(v) and v.shape == encoded["input_ids"].shape} - {"input_ids", "attention_mask"}
+        if per_token or not set(encoded) <= SHAREABLE_KEYS:
+            self.shares = False
+            log.info("backbone %s: its processor gives %s beside the tokens: statements about one image are scored "
+                     "without sharing their prefix", self.name, sorted(set(encoded) - SHAREABLE_KEYS | per_token))
+            return None
+        prefixes = []
+        for g, r in enumerate(firsts):
+            row = encoded["input_ids"][g][encoded["attention_mask"][g].bool()].tolist()
+            own = ids[r][cut[g]:]
+            if row[len(row) - len(own):] != own:  # the expanded text must end in the same tokens
+                return None
+            prefixes.append(row[:len(row) - len(own)])
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        prefix_ids, prefix_mask = _padded(prefixes, pad, left=True)
+        suffix_ids, suffix_mask = _padded([ids[r][cut[g]:] for r, g in enumerate(group)], pad, left=False)
+        inputs = BatchFeature({**encoded, "input_ids": prefix_ids, "attention_mask": prefix_mask})
+        if "pixel_values" in inputs:
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
+        self.shares = True
+        return Prepared(kind, texts, inputs, scored, counts, {
+            "ids": suffix_ids, "mask": suffix_mask, "group": torch.tensor(group), "lengths": suffix_mask.sum(1)})
+
+
 class HFVisionLanguageModel(torch.nn.Module):
     def __init__(self, name: str, model: str, revision: str | None = None, tiny_random: str | None = None,
                  scoring: str = "likelihood", batch_size: int = 4, max_new_tokens: int = 8,
                  dtype: str = "float32", attn_implementation: str | None = None, device_map: str | None = None,
                  quantization: str | None = None, trust_remote_code: bool = False, processor_kwargs=None,
                  multi_image: bool = False, prompt_format: str | None = None, yes_words=("yes", "Yes"),
-                 no_words=("no", "No"), seed: int = 0) -> None:
+                 no_words=("no", "No"), share_prefix: bool = True, seed: int = 0) -> None:
         super().__init__()
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
@@ -79,11 +240,13 @@ class HFVisionLanguageModel(torch.nn.Module):
         except ImportError as error:  # e.g. Qwen2.5-VL's and LLaVA-OneVision's video processors want torchvision
             raise ImportError(f"could not load the processor of backbone {name} from {model!r}: {error}\n"
                               f"If it names torchvision: {TORCHVISION_HINT}") from None
-        self.tokenizer = self.processor.tokenizer
-        self.tokenizer.padding_side = "left"  # the answer position is the last one in every row
+        self.processor.tokenizer.padding_side = "left"  # the answer position is the last one in every row
         if prompt_format is None and not getattr(self.processor, "chat_template", None):
             raise ValueError(f"backbone {name}: the processor of {model} has no chat template; set "
                              "backbone.prompt_format (e.g. '{prompt}') to say how the prompt is given")
+        self.inputs = ModelInputs(name, self.processor, prompt_format, multi_image, getattr(torch, dtype),
+                                  share_prefix, generates=scoring == "generate")
+        self.tokenizer = self.processor.tokenizer
         kwargs = {"revision": revision, "dtype": getattr(torch, dtype), "trust_remote_code": trust_remote_code}
         if attn_implementation:
             kwargs["attn_implementation"] = attn_implementation
@@ -113,29 +276,7 @@ class HFVisionLanguageModel(torch.nn.Module):
         return single
 
     def chat_text(self, prompt: str, num_images: int = 1) -> str:
-        """The exact text the model is given: the processor's chat template around the image(s) and the prompt."""
-        if self.prompt_format is not None:
-            return self.prompt_format.format(prompt=prompt)
-        content = [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": prompt}]
-        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
-
-    def _inputs(self, pictures: list, texts: list[str]):
-        images = [_images(p) for p in pictures]
-        if any(len(i) > 1 for i in images) and not self.multi_image:
-            raise ValueError(f"backbone {self.name} takes one image per prompt: use a stitched layout, not "
-                             "layout=separate (or set backbone.multi_image=true for a model that takes several)")
-        flat = images if self.multi_image else [i[0] for i in images]
-        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True)
-        inputs.pop("labels", None)  # some processors (PaliGemma's) add them; nothing here trains
-        # Padding must not move a token's position, or results depend on the batch. The LLM's rows are padded on
-        # the left (InstructBLIP's processor puts its image tokens before that padding: the pads go to the front);
-        # a Q-Former's rows (BERT-style absolute positions) are padded on the right.
-        _move_padding(inputs, "", to_front=True)
-        _move_padding(inputs, "qformer_", to_front=False)
-        inputs = inputs.to(self.model.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        return inputs
+        return self.inputs.chat_text(prompt, num_images)
 
     def _halving_on_oom(self, fn, *columns):
         """fn(*columns) -> list; on CUDA out-of-memory, the two halves separately (recursively), in order."""
@@ -151,58 +292,98 @@ class HFVisionLanguageModel(torch.nn.Module):
             first = self._halving_on_oom(fn, *(c[: n // 2] for c in columns))
             return first + self._halving_on_oom(fn, *(c[n // 2:] for c in columns))
 
-    def _logits(self, inputs, keep: int) -> torch.Tensor:
-        """The logits of the last `keep` positions (at least): computed for those alone where the model can."""
-        if self.keeps_logits:
-            return self.model(**inputs, logits_to_keep=keep).logits
-        return self.model(**inputs).logits
-
     def score(self, pictures: list, prompts: list[str], samples=None) -> list[dict]:
         """Yes/no for each (picture, prompt); `samples` is unused here (a contrastive backbone reads them)."""
-        return self._halving_on_oom(self._score, pictures, prompts)
-
-    @torch.no_grad()
-    def _score(self, pictures: list, prompts: list[str]) -> list[dict]:
-        texts = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
-        inputs = self._inputs(pictures, texts)
-        if self.scoring == "likelihood":
-            logits = self._logits(inputs, 1)[:, -1].float()
-            logp = torch.log_softmax(logits, dim=-1)
-            yes = torch.logsumexp(logp[:, self.yes_ids], dim=-1)
-            no = torch.logsumexp(logp[:, self.no_ids], dim=-1)
-            p_yes = torch.sigmoid(yes - no).tolist()
-            return [{"model_input": t, "p_yes": p, "prediction": p > 0.5, "raw": None}
-                    for t, p in zip(texts, p_yes, strict=True)]
-        out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
-        answers = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
-        return [{"model_input": t, "p_yes": None, "prediction": parse_answer(a), "raw": a}
-                for t, a in zip(texts, answers, strict=True)]
+        return self._halving_on_oom(lambda pics, texts: self.answer(self.inputs.prepare(pics, texts)),
+                                    pictures, prompts)
 
     def choose(self, pictures: list, prompts: list[str], options: list[list[str]]) -> list[dict]:
         """Caption choice: each option scored by its mean token log-probability as the model's answer to the
         prompt; the prediction is the index of the best one, or None when two or more share the best score (a
         tie is never broken towards the first option)."""
-        return self._halving_on_oom(self._choose, pictures, prompts, options)
+        return self._halving_on_oom(lambda *c: self.answer(self.inputs.prepare(*c)), pictures, prompts, options)
+
+    def answer_prepared(self, prepared: Prepared, pictures: list, prompts: list[str],
+                        options: list[list[str]] | None = None) -> list[dict]:
+        """The answers to a batch prepared beforehand (in a DataLoader worker); on CUDA out-of-memory, made again
+        in halves."""
+        try:
+            return self.answer(prepared)
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            log.warning("backbone %s: CUDA out of memory on a batch of %d; retrying in halves", self.name,
+                        len(pictures))
+            return self.score(pictures, prompts) if options is None else self.choose(pictures, prompts, options)
 
     @torch.no_grad()
-    def _choose(self, pictures: list, prompts: list[str], options: list[list[str]]) -> list[dict]:
-        prefixes = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
-        rows = [(picture, prefix, f"{prefix} {option}")
-                for picture, prefix, opts in zip(pictures, prefixes, options, strict=True) for option in opts]
-        inputs = self._inputs([r[0] for r in rows], [r[2] for r in rows])
-        lengths = [len(self.tokenizer.encode(full, add_special_tokens=False))
-                   - len(self.tokenizer.encode(prefix, add_special_tokens=False)) for _, prefix, full in rows]
-        keep = max(lengths) + 1  # the options' tokens are last (left padding), and the position before each
-        logits = self._logits(inputs, keep)[:, -keep:]
+    def answer(self, prepared: Prepared) -> list[dict]:
+        prepared = prepared.to(self.model.device)
+        if prepared.kind == "score" and self.scoring == "generate":
+            return self._generate(prepared)
+        logits = self._next_token_logits(prepared)
+        if prepared.kind == "score":
+            return self._yes_no(prepared.texts, logits[:, -1])
+        return self._options(prepared, logits)
+
+    def _next_token_logits(self, prepared: Prepared) -> torch.Tensor:
+        """(rows, positions, vocab): the logits at each row's last positions, the last one predicting the answer
+        (all positions from the last of the shared prefix on, or for caption choice from the one before the
+        option)."""
+        inputs = prepared.inputs
+        keep = 1 if prepared.kind == "score" else max(prepared.scored) + 1
+        if prepared.suffix is None:
+            return self._logits(inputs, keep, use_cache=False)[:, -keep:]
+        suffix = prepared.suffix
+        out = self._logits(inputs, 1, use_cache=True)
+        cache, group = out.past_key_values, suffix["group"]
+        cache.batch_select_indices(group)  # the prefix's keys and values, once per row of its group
+        mask = torch.cat([inputs["attention_mask"][group], suffix["mask"]], dim=1)
+        own = self.model(input_ids=suffix["ids"], attention_mask=mask, past_key_values=cache, use_cache=False).logits
+        logits = torch.cat([out.logits[group, -1:], own], dim=1)  # position k predicts suffix token k
+        # right-padded suffixes: each row's last `keep` positions end at its own length
+        lengths = suffix["lengths"]
+        index = (lengths[:, None] - keep + 1 + torch.arange(keep, device=lengths.device)).clamp(min=0)
+        return logits.gather(1, index[..., None].expand(-1, -1, logits.shape[-1]))
+
+    def _logits(self, inputs, keep: int, use_cache: bool):
+        """The model output with the logits of the last `keep` positions (at least): computed for those alone
+        where the model can."""
+        kwargs = {"logits_to_keep": keep} if self.keeps_logits else {}
+        out = self.model(**inputs, use_cache=use_cache, **kwargs)
+        return out if use_cache else out.logits
+
+    def _yes_no(self, texts: list[str], logits: torch.Tensor) -> list[dict]:
+        logp = torch.log_softmax(logits.float(), dim=-1)
+        yes = torch.logsumexp(logp[:, self.yes_ids], dim=-1)
+        no = torch.logsumexp(logp[:, self.no_ids], dim=-1)
+        p_yes = torch.sigmoid(yes - no).tolist()
+        return [{"model_input": t, "p_yes": p, "prediction": p > 0.5, "raw": None}
+                for t, p in zip(texts, p_yes, strict=True)]
+
+    def _generate(self, prepared: Prepared) -> list[dict]:
+        inputs = prepared.inputs
+        out = self.model.generate(**inputs, max_new_tokens=self.max_new_tokens, do_sample=False)
+        answers = self.tokenizer.batch_decode(out[:, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        return [{"model_input": t, "p_yes": None, "prediction": parse_answer(a), "raw": a}
+                for t, a in zip(prepared.texts, answers, strict=True)]
+
+    def _options(self, prepared: Prepared, logits: torch.Tensor) -> list[dict]:
+        """Each option's mean token log-probability; rows are the options of each sample in turn."""
+        keep = logits.shape[1]
+        if prepared.suffix is None:
+            tokens = prepared.inputs["input_ids"][:, -keep + 1:]
+        else:  # each row's last keep - 1 suffix tokens
+            lengths = prepared.suffix["lengths"]
+            index = (lengths[:, None] - keep + 1 + torch.arange(keep - 1, device=lengths.device)).clamp(min=0)
+            tokens = prepared.suffix["ids"].gather(1, index)
         logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-        token_logp = logp.gather(-1, inputs["input_ids"][:, -keep + 1:, None])[..., 0]
-        scores = [token_logp[i, -n:].mean().item() for i, n in enumerate(lengths)]
+        token_logp = logp.gather(-1, tokens[..., None])[..., 0]
+        scores = [token_logp[i, -n:].mean().item() for i, n in enumerate(prepared.scored)]
         out, start = [], 0
-        for prefix, opts in zip(prefixes, options, strict=True):
-            mine = scores[start:start + len(opts)]
-            start += len(opts)
-            best = max(mine)
-            winners = [k for k, s in enumerate(mine) if s == best]
-            out.append({"model_input": prefix, "scores": mine, "prediction": winners[0] if len(winners) == 1 else None,
+        for text, count in zip(prepared.texts, prepared.counts, strict=True):
+            mine = scores[start:start + count]
+            start += count
+            winners = [k for k, s in enumerate(mine) if s == max(mine)]
+            out.append({"model_input": text, "scores": mine, "prediction": winners[0] if len(winners) == 1 else None,
                         "p_yes": None, "raw": None})
         return out
