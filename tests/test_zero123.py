@@ -1,5 +1,5 @@
 """Zero-1-to-3 through diffusers components: the original's conditioning and DDIM to the uint8 pixel, guidance,
-seeds, batching, checkpoints, cache keys."""
+seeds, batching, checkpoints, cache keys, lazy loading, channels_last and compile."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from zerovlm.data.synthetic import SyntheticDataset
 from zerovlm.generators.base import ViewRequest
 from zerovlm.generators.tiny import ensure_tiny_zero123
 from zerovlm.generators.zero123 import (
+    MARKER,
     CCProjection,
     Zero123Generator,
     Zero123Pipeline,
@@ -279,7 +280,94 @@ def test_fingerprint_names_everything_that_sets_pixels(tiny_dir, generator):
         assert other.fingerprint() != base, change
 
 
-def test_bad_settings_fail_clearly(tiny_dir):
+def test_the_cpu_key_names_no_noise_device_and_another_device_does(tiny_dir):
+    gen = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64)
+    cpu = gen.fingerprint()
+    assert set(cpu) == {"generator", "variant", "checkpoint", "steps", "guidance", "eta", "timesteps", "size",
+                        "sampler", "preprocess", "dtype", "condition_polar", "foreground"}  # what views were cached by
+    assert cpu["sampler"] == "ldm_ddim_v2"
+    gen.to("meta")  # any device other than the CPU draws another noise stream (CUDA on a GPU machine)
+    assert gen.fingerprint() == cpu | {"noise": "meta"}
+
+
+def test_nothing_is_loaded_until_views_are_generated(tiny_dir, samples, monkeypatch):
+    loads = []
+    load = Zero123Pipeline.from_pretrained
+    monkeypatch.setattr(Zero123Pipeline, "from_pretrained",
+                        classmethod(lambda cls, *args, **kwargs: loads.append(args) or load(*args, **kwargs)))
+    gen = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64)
+    assert gen.fingerprint()["checkpoint"]["weights"] and gen.condition_digest(samples[0]) and gen.prepare(samples[0])
+    assert not gen.loaded and not loads and len(gen.components) == 0 and not list(gen.parameters())
+    gen.to("cpu")  # what Lightning does before predicting
+    request = ViewRequest(samples[0], Pose("left", 0, -90, 0), 1)
+    assert gen.generate([request])[0].size == (64, 64)
+    assert gen.loaded and len(loads) == 1
+    assert set(gen.components) == {"unet", "vae", "image_encoder", "cc_projection"}
+    assert gen.pipeline is gen.pipeline and len(loads) == 1  # loaded once
+    moved = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64).to("meta")
+    unet = moved.pipeline.unet  # loaded where .to() put the generator, in channels_last
+    assert unet.device.type == "meta" and {p.device.type for p in moved.parameters()} == {"meta"}
+    assert unet.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert moved.pipeline.vae.encoder.conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_compile_compiles_the_unet_once_when_loaded_and_keeps_the_key(tiny_dir, samples, monkeypatch):
+    compiled, calls = [], []
+
+    def fake_compile(fn, *args, **kwargs):  # records what torch.compile is given; runs it uncompiled
+        compiled.append((fn, args, kwargs))
+
+        def run(*a, **k):
+            calls.append(1)
+            return fn(*a, **k)
+        return run
+
+    monkeypatch.setattr(torch, "compile", fake_compile)
+    gen = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64, compile=True)
+    plain = Zero123Generator(name="tiny_zero123", model=str(tiny_dir), steps=STEPS, size=64)
+    assert gen.fingerprint() == plain.fingerprint()  # compile is not in the cache key
+    assert not compiled and not gen.loaded
+    request = ViewRequest(samples[0], Pose("left", 0, -90, 0), 1)
+    view = gen.generate([request])[0]
+    assert len(compiled) == 1 and compiled[0][1:] == ((), {})  # default mode
+    assert compiled[0][0].__self__ is gen.pipeline.unet
+    assert len(calls) == STEPS  # every denoising step ran the compiled UNet
+    assert gen.pipeline is gen.pipeline and len(compiled) == 1  # once
+    assert plain.pipeline and len(compiled) == 1  # compile=False compiles nothing
+    assert view.tobytes() == plain.generate([request])[0].tobytes()
+
+
+def test_a_hub_checkpoint_is_named_by_its_commit_before_loading_and_loaded_at_it(tiny_dir, tmp_path, monkeypatch):
+    import huggingface_hub
+    import huggingface_hub.constants
+
+    snapshot = tmp_path / "hub" / "models--org--zero123" / "snapshots" / "c0ffee"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    downloads, loads = [], []
+
+    def download(repo, filename, revision=None):  # the marker file only, as the hub would put it in the cache
+        downloads.append((repo, filename, revision))
+        (snapshot / filename).parent.mkdir(parents=True)
+        (snapshot / filename).write_text("{}")
+        (snapshot.parents[1] / "refs").mkdir()
+        (snapshot.parents[1] / "refs" / "main").write_text("c0ffee")
+        return str(snapshot / filename)
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", download)
+    load = Zero123Pipeline.from_pretrained
+    monkeypatch.setattr(Zero123Pipeline, "from_pretrained", classmethod(
+        lambda cls, path, revision=None, **kwargs: loads.append((path, revision)) or load(str(tiny_dir), **kwargs)))
+    gen = Zero123Generator(name="zero123", model="org/zero123")
+    assert gen.fingerprint()["checkpoint"] == {"model": "org/zero123", "revision": None, "weights": "c0ffee"}
+    assert downloads == [("org/zero123", MARKER, None)] and not loads and not gen.loaded
+    assert gen.pipeline.unet.config.in_channels == 8 and loads == [("org/zero123", "c0ffee")]  # what the key names
+    again = Zero123Generator(name="zero123", model="org/zero123")  # in the cache now: nothing fetched
+    assert again.checkpoint["weights"] == "c0ffee" and len(downloads) == 1
+
+
+def test_bad_settings_fail_clearly(tiny_dir, tmp_path):
+    with pytest.raises(OSError, match="could not load the Zero-1-to-3 checkpoint"):
+        Zero123Generator(name="x", model=str(tmp_path / "missing"))  # neither a folder nor a hub id
     with pytest.raises(ValueError, match="generator.variant"):
         Zero123Generator(name="x", model=str(tiny_dir), variant="zero456")
     with pytest.raises(ValueError, match="generator.preprocess"):

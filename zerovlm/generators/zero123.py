@@ -47,10 +47,19 @@ hub id (kxic/zero123-165000, kxic/zero123-xl, kxic/stable-zero123) or local path
 component (safetensors when present). The scheduler component is pinned to the reference DDIM (scaled_linear betas
 0.00085 -> 0.012, 1000 steps) rather than read from converted configs; the sampler reads its betas from it.
 
-Every view has its own seed: its initial noise and DDIM's per-step noise come from a generator seeded with it,
-so a view does not depend on which other views share its batch (up to float summation order: at most one level
-of 255 on a few pixels, measured on CPU). The initial noise is drawn first, then one draw per step when eta > 0.
-The same seed on the same device gives the same pixels.
+Every view has its own seed: its initial noise and DDIM's per-step noise come from a torch.Generator seeded with
+it on the UNet's device (one randn per view per draw, on that device), so a view does not depend on which other
+views share its batch (up to float summation order: at most one level of 255 on a few pixels, measured on CPU). The
+initial noise is drawn first, then one draw per step when eta > 0. The same seed on the same device gives the same
+pixels. A CUDA generator's stream is not the CPU one, so off the CPU the cache key names the noise's device type
+("noise": "cuda"); on the CPU the key is what it was before the noise moved to the UNet's device (same stream).
+
+For speed: the UNet and the VAE hold their weights in torch.channels_last and take their inputs in it (the layout
+GPU convolutions run fastest in). Like batching, it changes only float summation order: against the contiguous
+layout at most one level of 255 on a few pixels (measured on CPU), and the pixel test runs the original's
+arithmetic through the same modules. generator.compile=true compiles the UNet once when the checkpoint is loaded
+(torch.compile, default mode). Neither enters the cache key. The checkpoint is loaded on the first `generate` (a
+job whose views are all cached loads nothing); the cache key comes from the settings and the checkpoint's files.
 """
 
 from __future__ import annotations
@@ -82,6 +91,7 @@ TIMESTEPS = ("ldm", "diffusers")
 # diffusers' DDIMScheduler arithmetic) are not served for it.
 SAMPLER = "ldm_ddim_v2"  # v2: views stored truncated to uint8, as the demo
 COMPONENTS = ("unet", "vae", "image_encoder", "feature_extractor", "cc_projection")
+MARKER = "unet/config.json"  # the file whose snapshot names a hub checkpoint's commit
 
 
 class CCProjection(ModelMixin, ConfigMixin):
@@ -146,6 +156,31 @@ def pose_embedding(polar: float, azimuth: float, radius: float, variant: str = "
     return [math.radians(polar), math.sin(az), math.cos(az), last]
 
 
+def unloadable(path: str, error: Exception) -> str:
+    return (f"could not load the Zero-1-to-3 checkpoint {path!r} ({error}). It must be a diffusers-format "
+            f"folder with {', '.join(COMPONENTS)}; offline, download it where there is a network "
+            f"(huggingface-cli download {path}) and set generator.model to the local folder.")
+
+
+def resolve_checkpoint(model: str, revision: str | None = None) -> tuple[str, str | None]:
+    """(what names the weights in cache keys, the revision to load them at), from files, loading nothing: a local
+    folder's digest (loaded as it is); a hub id's commit (loaded at that commit, so the key names what is loaded),
+    fetching only its small marker file when the checkpoint is not in the hub cache yet."""
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, HFValidationError
+
+    try:  # neither a folder nor a hub id (a mistyped path): HFValidationError
+        weights = checkpoint_digest(model, revision, marker=MARKER)
+        if weights is None:
+            hf_hub_download(model, MARKER, revision=revision)
+            weights = checkpoint_digest(model, revision, marker=MARKER)
+    except (OSError, EntryNotFoundError, HFValidationError) as error:
+        raise OSError(unloadable(model, error)) from None
+    if weights is None:
+        raise OSError(unloadable(model, FileNotFoundError(f"{MARKER} is not in the hub cache")))
+    return weights, revision if Path(model).is_dir() else weights
+
+
 def _feature_extractor(path, revision):
     CLIPImageProcessor = image_processor_class("CLIPImageProcessor")
     return CLIPImageProcessor.from_pretrained(path, subfolder="feature_extractor", revision=revision)
@@ -163,15 +198,17 @@ class Zero123Pipeline:
     scheduler: DDIMScheduler
 
     @classmethod
-    def from_pretrained(cls, path: str, revision: str | None = None, dtype: torch.dtype = torch.float32):
+    def from_pretrained(cls, path: str, revision: str | None = None, dtype: torch.dtype = torch.float32,
+                        compile: bool = False):
+        """The checkpoint's components, evaluation mode, the UNet and the VAE in channels_last; compile: the UNet
+        compiled (torch.compile, default mode; it compiles on its first call)."""
         try:
-            return cls._load(path, revision, dtype)
+            pipeline = cls._load(path, revision, dtype).channels_last()
         except OSError as error:
-            raise OSError(
-                f"could not load the Zero-1-to-3 checkpoint {path!r} ({error}). It must be a diffusers-format "
-                f"folder with {', '.join(COMPONENTS)}; offline, download it where there is a network "
-                f"(huggingface-cli download {path}) and set generator.model to the local folder."
-            ) from None
+            raise OSError(unloadable(path, error)) from None
+        if compile:
+            pipeline.unet.compile()
+        return pipeline
 
     @classmethod
     def _load(cls, path: str, revision: str | None, dtype: torch.dtype):
@@ -198,6 +235,13 @@ class Zero123Pipeline:
                  "cc_projection": ["zerovlm.generators.zero123", "CCProjection"],
                  "scheduler": ["diffusers", "DDIMScheduler"]}
         (path / "model_index.json").write_text(json.dumps(index, indent=2) + "\n")
+
+    def channels_last(self) -> Zero123Pipeline:
+        """The UNet's and the VAE's weights in torch.channels_last (the layout their convolutions run fastest in on
+        GPUs; other float summation order, see the module docstring). Module.to(device) keeps the layout."""
+        for module in (self.unet, self.vae):
+            module.to(memory_format=torch.channels_last)
+        return self
 
     def modules(self) -> dict[str, torch.nn.Module]:
         return {"unet": self.unet, "vae": self.vae, "image_encoder": self.image_encoder,
@@ -227,13 +271,15 @@ class Zero123Pipeline:
         dtype = self.unet.dtype
         pixels = self.pixels(images, size)
         embeds = self.image_encoder(self.clip_input(pixels).to(dtype)).image_embeds[:, None, :]
-        return embeds, self.vae.encode(pixels.to(dtype)).latent_dist.mode()
+        latents = self.vae.encode(pixels.to(dtype, memory_format=torch.channels_last)).latent_dist.mode()
+        return embeds, latents
 
     @torch.no_grad()
     def __call__(self, embeds: torch.Tensor, latents_in: torch.Tensor, poses: torch.Tensor,
                  generators: list[torch.Generator], steps: int = 50, guidance: float = 3.0,
                  eta: float = 1.0, timesteps: str = "ldm") -> torch.Tensor:
-        """Novel views (N, 3, H, W) in [0, 1]: row i from embeds[i], latents_in[i], poses[i], generators[i]."""
+        """Novel views (N, 3, H, W) in [0, 1]: row i from embeds[i], latents_in[i], poses[i], generators[i] (its
+        noise drawn on the generator's device, then moved to the UNet's: give generators on the UNet's device)."""
         device, dtype = self.unet.device, self.unet.dtype
         cond = self.cc_projection(torch.cat([embeds, poses[:, None, :].to(device, dtype)], dim=-1))
         guided = guidance != 1.0
@@ -243,8 +289,8 @@ class Zero123Pipeline:
         shape = (poses.shape[0], *latents_in.shape[1:])
 
         def noise() -> torch.Tensor:
-            return torch.stack([torch.randn(shape[1:], generator=g, dtype=torch.float32) for g in generators]
-                               ).to(device)
+            return torch.stack([torch.randn(shape[1:], generator=g, dtype=torch.float32, device=g.device)
+                                for g in generators]).to(device)
 
         def scalar(value: float) -> torch.Tensor:
             return torch.tensor(value, dtype=torch.float32, device=device)
@@ -254,7 +300,7 @@ class Zero123Pipeline:
         latents = noise()  # float32 whatever the weights' dtype
         for t, a_t, a_prev, sigma_t, sqrt_one_minus_at in table:
             x = torch.cat([latents] * 2) if guided else latents
-            x = torch.cat([x.to(dtype), latents_in], dim=1)
+            x = torch.cat([x.to(dtype), latents_in], dim=1).contiguous(memory_format=torch.channels_last)
             e_t = self.unet(x, torch.tensor(t, device=device), encoder_hidden_states=cond).sample.float()
             if guided:
                 e_t_uncond, e_t = e_t.chunk(2)
@@ -265,7 +311,8 @@ class Zero123Pipeline:
             latents = a_prev.sqrt() * pred_x0 + dir_xt
             if eta > 0:
                 latents = latents + sigma_t * noise()
-        images = self.vae.decode((1.0 / self.vae.config.scaling_factor * latents).to(dtype)).sample
+        latents = (1.0 / self.vae.config.scaling_factor * latents).to(dtype, memory_format=torch.channels_last)
+        images = self.vae.decode(latents).sample
         return ((images.float() + 1.0) / 2.0).clamp(0, 1)
 
 
@@ -319,12 +366,18 @@ def preprocess(image: Image.Image, size: int, mode: str, mask: np.ndarray | None
 
 
 class Zero123Generator(torch.nn.Module, ViewGenerator):
-    """Novel views from the input image (any photo) with a Zero-1-to-3 family checkpoint."""
+    """Novel views from the input image (any photo) with a Zero-1-to-3 family checkpoint.
+
+    Nothing is loaded for nothing: the cache key (`fingerprint`, `condition_digest`) comes from the settings and the
+    checkpoint's files, and the weights are loaded on the first `generate` (or the first use of `pipeline`), on the
+    generator's device: where `.to()` (Lightning, before predicting) put it, as a non-persistent empty buffer
+    records. Once loaded, the components are submodules (`components`), so a later `.to()` moves them too.
+    compile=True compiles the UNet when it is loaded; it does not change the cache key."""
 
     def __init__(self, name: str, model: str, revision: str | None = None, variant: str = "zero123",
                  condition_polar: float = 90.0, steps: int = 50, guidance: float = 3.0, eta: float = 1.0,
                  timesteps: str = "ldm", size: int = 256, preprocess: str = "pad", dtype: str = "float32",
-                 batch_size: int = 8,
+                 batch_size: int = 8, compile: bool = False,
                  segmenter: str | None = None, background_labels=("background",), object_scale: float = 0.8,
                  tiny_random: bool = False, seed: int = 0) -> None:
         super().__init__()
@@ -346,24 +399,50 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
         self.steps, self.guidance, self.eta, self.size = steps, guidance, eta, size
         self.timesteps = timesteps
         self.preprocess_mode, self.batch_size, self.dtype_name = preprocess, batch_size, dtype
-        self.pipeline = Zero123Pipeline.from_pretrained(model, revision=revision, dtype=getattr(torch, dtype))
-        self.components = torch.nn.ModuleDict(self.pipeline.modules())  # so Lightning moves them to the device
-        self.checkpoint = {"model": model, "revision": revision,
-                           "weights": checkpoint_digest(model, revision, marker="unet/config.json")}
+        self.compile_unet = compile  # not self.compile: that is nn.Module's method
+        weights, self.load_revision = resolve_checkpoint(model, revision)
+        self.checkpoint = {"model": model, "revision": revision, "weights": weights}
+        self._pipeline: Zero123Pipeline | None = None
+        self.components = torch.nn.ModuleDict()  # filled on loading, so a later .to() moves them
+        self.register_buffer("_device_anchor", torch.empty(0), persistent=False)  # .to() moves it: the device
         self.foreground = Foreground(segmenter, background_labels) if segmenter else None
         self.object_scale = object_scale
         self.counts: Counter = Counter()  # reported in metrics.json
 
+    @property
+    def device(self) -> torch.device:
+        """Where the components are (or will be, once loaded) and the noise is drawn."""
+        return self._device_anchor.device
+
+    @property
+    def loaded(self) -> bool:
+        return self._pipeline is not None
+
+    @property
+    def pipeline(self) -> Zero123Pipeline:
+        """The checkpoint's components and sampler, loaded on first use onto the generator's device."""
+        if self._pipeline is None:
+            pipeline = Zero123Pipeline.from_pretrained(self.checkpoint["model"], revision=self.load_revision,
+                                                       dtype=getattr(torch, self.dtype_name),
+                                                       compile=self.compile_unet)
+            self.components.update(pipeline.modules())
+            self.components.to(self.device)  # keeps channels_last
+            self._pipeline = pipeline
+        return self._pipeline
+
     def fingerprint(self) -> dict:
+        """Every setting that sets the pixels (not compile); "noise" names the device type the noise is drawn on
+        when it is not the CPU (another stream), so CPU keys stay what they were."""
         foreground = None
         if self.foreground is not None:  # object_scale sets pixels only in pad and resize
             scale = None if self.preprocess_mode == "reference" else self.object_scale
             foreground = self.foreground.fingerprint() | {"object_scale": scale}
+        noise = {} if self.device.type == "cpu" else {"noise": self.device.type}
         return {"generator": "zero123", "variant": self.variant, "checkpoint": self.checkpoint,
                 "steps": self.steps, "guidance": self.guidance, "eta": self.eta, "timesteps": self.timesteps,
                 "size": self.size, "sampler": SAMPLER, "preprocess": self.preprocess_mode, "dtype": self.dtype_name,
                 "condition_polar": self.condition_polar if self.variant == "stable_zero123" else None,
-                "foreground": foreground}
+                "foreground": foreground} | noise
 
     def prepare(self, sample) -> Image.Image:
         """The square input the model sees (background removed first when a segmenter is configured)."""
@@ -379,8 +458,9 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
 
     def generate(self, requests: list) -> list[Image.Image]:
         """One view per (sample, pose, seed) request; inputs are encoded once per sample, `batch_size` views per
-        denoising batch."""
+        denoising batch. Loads the checkpoint on the first call."""
         out: list[Image.Image] = []
+        device = self.pipeline.unet.device
         for start in range(0, len(requests), self.batch_size):
             chunk = requests[start:start + self.batch_size]
             samples = list({id(r.sample): r.sample for r in chunk}.values())
@@ -388,7 +468,7 @@ class Zero123Generator(torch.nn.Module, ViewGenerator):
             row = {id(s): i for i, s in enumerate(samples)}
             index = torch.tensor([row[id(r.sample)] for r in chunk], device=embeds.device)
             poses = torch.tensor([self.pose_embedding(r.pose) for r in chunk], dtype=torch.float32)
-            generators = [torch.Generator().manual_seed(r.seed) for r in chunk]
+            generators = [torch.Generator(device=device).manual_seed(r.seed) for r in chunk]
             images = self.pipeline(embeds[index], latents[index], poses, generators, self.steps, self.guidance,
                                    self.eta, self.timesteps)
             pixels = (images.permute(0, 2, 3, 1).cpu().numpy() * 255.0).astype(np.uint8)  # truncated, as the demo
