@@ -3,8 +3,10 @@
     python benchmarks/eval_throughput.py [--samples 64] [--repeats 3]      (or: make bench)
 
 For each scoring mode (likelihood, generate) and batch size (1, 16) it times
-  - framework: Trainer.predict over SpatialQAModule (views -> stitch -> prompt -> backbone) with the
-    per-rank prediction writer, as a job runs it;
+  - framework: Trainer.predict over SpatialQAModule with its batches made by the job's collate function
+    (views -> stitch -> prompt -> processor; here in the main process, num_workers=0 as on the CPU), the job's
+    sampler (an image's statements together) and the per-rank prediction writer, as a job runs it; with and
+    without sharing an image's prefix between its statements;
   - bare: for each batch, chat template + processor + one forward pass (or greedy generate), nothing else;
 on the same pre-rendered samples (scene rendering is data loading and left out of both), best of `repeats`.
 It prints samples/s, the framework/bare ratio and where the framework's time goes, and writes the table to
@@ -29,7 +31,7 @@ from torch.utils.data import DataLoader
 
 from zerovlm.backbones.hf import HFVisionLanguageModel
 from zerovlm.backbones.tiny import ensure_tiny_model
-from zerovlm.batching import LengthSortedSampler, padding_waste
+from zerovlm.batching import GroupedSampler, padding_waste
 from zerovlm.cache import ViewCache
 from zerovlm.data.synthetic import SyntheticDataset
 from zerovlm.generators.oracle import OracleRenderer
@@ -50,7 +52,8 @@ def framework(backbone, samples, batch_size, poses, cache_dir, out_dir) -> tuple
     writer = ShardedPredictionWriter(out_dir, num_sample_images=0)
     trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
                          enable_model_summary=False, enable_checkpointing=False, callbacks=[writer])
-    loader = DataLoader(samples, batch_size=batch_size, collate_fn=list)
+    sampler = GroupedSampler([len(s.statement) for s in samples], [s.meta["image"] for s in samples])
+    loader = DataLoader(samples, batch_size=batch_size, sampler=sampler, collate_fn=module.prepare)
     start = perf_counter()
     trainer.predict(module, dataloaders=loader, return_predictions=False)
     return perf_counter() - start, dict(module.seconds)
@@ -95,13 +98,16 @@ def main() -> None:
           f"{torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
 
     results = []
-    header = (f"{'scoring':<10} {'views':<6} {'batch':>5} {'framework/s':>12} {'bare/s':>8} {'ratio':>6}   "
-              "framework time: views / stitch / prompt / backbone / rest")
+    header = (f"{'scoring':<10} {'views':<6} {'batch':>5} {'shared':>6} {'framework/s':>12} {'bare/s':>8} "
+              f"{'ratio':>6}   framework time: views / stitch, prompt, processor / backbone / rest")
     print(header)
     for scoring in ("likelihood", "generate"):
         backbone = HFVisionLanguageModel(name="tiny_llava", model=str(model_dir), scoring=scoring, max_new_tokens=8)
-        settings = [(1, "origin"), (16, "origin")] + ([(16, "four")] if scoring == "likelihood" else [])
-        for batch_size, view_set in settings:
+        settings = [(1, "origin", True), (16, "origin", True)]
+        if scoring == "likelihood":  # sharing the picture's prefix between an image's two statements, or not
+            settings += [(16, "origin", False), (16, "four", True)]
+        for batch_size, view_set, share in settings:
+            backbone.inputs.share_prefix = share
             poses = ORIGIN if view_set == "origin" else FOUR
             cache = work / "cache"
             if view_set == "four":  # warm the cache: an evaluation sweep never waits on view generation
@@ -111,25 +117,30 @@ def main() -> None:
             fw_time, stages = min(runs, key=lambda r: r[0])
             bare_time = min(bare(backbone, samples, batch_size, scoring) for _ in range(args.repeats))
             rest = fw_time - sum(stages.values())
-            row = {"scoring": scoring, "views": view_set, "batch_size": batch_size,
+            row = {"scoring": scoring, "views": view_set, "batch_size": batch_size, "share_prefix": share,
                    "framework_samples_per_s": len(samples) / fw_time, "bare_samples_per_s": len(samples) / bare_time,
                    "framework_over_bare_time": fw_time / bare_time,
                    "framework_seconds": {**stages, "rest": rest, "total": fw_time}, "bare_seconds": bare_time}
             results.append(row)
-            stage_names = ("views", "stitch", "prompt", "backbone")
-            shares = " / ".join(f"{100 * stages.get(k, 0) / fw_time:4.1f}%" for k in stage_names)
-            print(f"{scoring:<10} {view_set:<6} {batch_size:>5} {row['framework_samples_per_s']:>12.1f} "
+            parts = (stages.get("loader_views", 0), sum(stages.get(f"loader_{k}", 0) for k in ("stitch", "prompt",
+                                                                                              "inputs")),
+                     stages.get("backbone", 0))
+            shares = " / ".join(f"{100 * t / fw_time:4.1f}%" for t in parts)
+            print(f"{scoring:<10} {view_set:<6} {batch_size:>5} {'yes' if share else 'no':>6} "
+                  f"{row['framework_samples_per_s']:>12.1f} "
                   f"{row['bare_samples_per_s']:>8.1f} {row['framework_over_bare_time']:>6.2f}   "
                   f"{shares} / {100 * rest / fw_time:4.1f}%")
     print("ratio = framework time / bare time (1.00 = no overhead). 'four' = 2x2 grid of origin + 3 cached views: "
-          "the picture is larger, so stitching and the processor do more than in 'bare', which sees the origin only.")
+          "the picture is larger, so stitching and the processor do more than in 'bare', which sees the origin only.\n"
+          "shared = the two statements about each scene computing the picture and prompt prefix once (generate: "
+          "never shared). The bare loop shares nothing.")
 
     # padding: the share of positions in a batch of 16 that are padding, dataset order vs length-sorted
     backbone = HFVisionLanguageModel(name="tiny_llava", model=str(model_dir))
     prompts = [QUESTION.format(statement=s.statement) for s in samples]
     lengths = [len(backbone.tokenizer.encode(backbone.chat_text(p))) for p in prompts]
     plain = [list(range(i, min(i + 16, len(samples)))) for i in range(0, len(samples), 16)]
-    order = list(LengthSortedSampler(dataset.text_lengths()))
+    order = list(GroupedSampler(dataset.text_lengths()))
     ordered = [order[i:i + 16] for i in range(0, len(order), 16)]
     waste = {"dataset_order": padding_waste(lengths, plain), "length_sorted": padding_waste(lengths, ordered)}
     print(f"padding at batch 16 (text tokens; the image's tokens are the same in every row): dataset order "

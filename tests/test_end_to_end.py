@@ -42,7 +42,8 @@ def test_default_run_with_wandb_offline(tmp_path):
     assert metrics["setting"] == {"stage": "evaluate", "dataset": "synthetic", "view_set": "origin",
                                   "generator": "oracle", "layout": "grid", "prompt_name": "view",
                                   "backbone": "tiny_llava", "scoring": "likelihood", "seed": 0, "prior": None}
-    assert set(metrics["seconds"]) >= {"views", "stitch", "prompt", "backbone", "setup", "total"}
+    assert set(metrics["seconds"]) >= {"loader_views", "loader_stitch", "loader_prompt", "loader_inputs", "backbone",
+                                      "setup", "total"}
     row = rows[0]
     assert row["prompt"].startswith("This is the original image. Is the following statement")
     assert row["model_input"] == f"USER: <image>\n{row['prompt']} ASSISTANT:"
