@@ -78,6 +78,7 @@ def main() -> None:
             maker = ViewMaker(FOUR, generator, cache)
             for k in range(0, len(samples), 4):
                 maker.batch(samples[k:k + 4])
+            maker.flush()  # every view written, as at the end of a job
             generated += maker.generated
         sweep["with_cache" if cached else "without_cache"] = {"seconds": perf_counter() - start,
                                                               "views_generated": generated}
