@@ -147,7 +147,9 @@ def test_generated_views_are_written_beside_the_model_and_all_there_at_the_end(t
 
     cache = ViewCache(tmp_path / "views")
     maker = ViewMaker([{"name": "origin"}, {"name": "left", "azimuth": -90}], OracleRenderer(), cache)
-    samples = [SyntheticDataset(num_scenes=2, image_size=32)[i] for i in range(2)]
+    dataset = SyntheticDataset(num_scenes=4, image_size=32)
+    samples = [dataset[0], dataset[2]]
+    assert samples[0].meta["image"] != samples[1].meta["image"]
     views = maker.batch(samples)
     assert maker.batch(samples) is not None and maker.generated == 2 and maker.cached == 2  # served before written
     maker.flush()
