@@ -106,8 +106,9 @@ class Prepared:
         return self
 
 
-# what a processor may return for a prefix to be shared: the tokens, their mask, and tensors per image
-SHAREABLE_KEYS = {"input_ids", "attention_mask", "pixel_values", "image_sizes", "pixel_attention_mask"}
+# what a processor may return for a prefix to be shared: the tokens, their mask, and tensors per image or per row
+SHAREABLE_KEYS = {"input_ids", "attention_mask", "pixel_values", "image_sizes", "pixel_attention_mask",
+                  "batch_num_images"}
 
 
 class ModelInputs:
