@@ -114,6 +114,10 @@ def test_two_process_ddp_scores_every_sample_once_and_matches_one_process(tmp_pa
     assert [r["prediction"] for r in one] == [r["prediction"] for r in two]
     assert [r["p_yes"] for r in one] == pytest.approx([r["p_yes"] for r in two], abs=1e-6)
     assert not (tmp_path / "two" / "outputs").exists()
+    # fewer samples than ranks: the idle rank scores a copy of the first, removed at the merge
+    run_cli(f"hydra.run.dir={tmp_path / 'single'}", "trainer.devices=2", "dataset.limit=1", *SMALL)
+    rows, metrics = _job_outputs(tmp_path / "single", 1)
+    assert (metrics["world_size"], metrics["duplicates_removed"]) == (2, 1) and rows[0]["id"] in {r["id"] for r in one}
 
 
 def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
@@ -181,10 +185,12 @@ def test_missing_images_are_skipped_and_counted_in_metrics(tmp_path, whatsup_dir
     (data / "controlled_images_dataset.json").write_text((whatsup_dir / "controlled_images_dataset.json").read_text())
     for image in sorted((whatsup_dir / "controlled_images").iterdir())[:5]:
         (data / "controlled_images" / image.name).write_bytes(image.read_bytes())
-    run_cli(f"hydra.run.dir={tmp_path / 'run'}", "dataset=whatsup_a", f"paths.whatsup_dir={data}",
-            "dataset.on_missing=skip", "dataset.splits=[dev,test]")
+    proc = run_cli(f"hydra.run.dir={tmp_path / 'run'}", "dataset=whatsup_a", f"paths.whatsup_dir={data}",
+                   "dataset.on_missing=skip", "dataset.splits=[dev,test]")
     _, metrics = _job_outputs(tmp_path / "run", 5 * 4)
     assert metrics["skipped"] == {"missing_image": (24 - 5) * 4}
+    console = proc.stdout + proc.stderr  # said on the console, loudly when most of the data is gone
+    assert "76 samples of the dataset were skipped (missing_image 76) and 20 scored: MOST OF THE DATA" in console
 
 
 TINY_GEN = ["generator=tiny_zero123", "generator.steps=2", "views=four", "dataset.num_scenes=4"]

@@ -60,6 +60,16 @@ def test_statements_are_true_and_false_as_labelled():
 
 def test_empty_selection_and_unknown_split_fail():
     with pytest.raises(ValueError, match="selected no samples"):
-        SyntheticDataset(num_scenes=4, splits=["dev"], limit=0)
+        SyntheticDataset(num_scenes=1, splits=["train"])
     with pytest.raises(ValueError, match="validation"):
         SyntheticDataset(num_scenes=4, splits=["validation"])
+
+
+@pytest.mark.parametrize("limit", [-1, 0, 2.5, True])
+def test_a_limit_is_a_positive_number_or_null(limit):
+    from zerovlm.data.records import RecordDataset
+
+    with pytest.raises(ValueError, match=rf"dataset.limit={limit!r}: a limit is a positive number"):
+        SyntheticDataset(num_scenes=4, limit=limit)
+    with pytest.raises(ValueError, match="a limit is a positive number"):
+        RecordDataset("vsr_random", [], limit=limit)

@@ -191,6 +191,12 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
     if cfg.get("logger") is not None:
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir)
     views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
+    skipped = sum(metrics["skipped"].values())
+    if skipped:  # never only in metrics.json
+        what = ", ".join(f"{k} {v}" for k, v in sorted(metrics["skipped"].items()))
+        log.warning("%s: %d samples of the dataset were skipped (%s) and %d scored%s", output_dir, skipped, what,
+                    len(rows), ": MOST OF THE DATA WAS SKIPPED, check the dataset's paths" if skipped > len(rows)
+                    else "")
     if "accuracy" in metrics:
         splits = ", ".join(f"{k} {with_interval(m)} (n={m['n']})" for k, m in metrics["splits"].items())
         baseline = "chance" if "chance" in metrics else "majority"

@@ -13,6 +13,12 @@ from zerovlm.data.sample import TRUE_STATEMENT, Sample
 ON_MISSING = ("error", "skip")
 
 
+def check_limit(limit: int | None) -> None:
+    """A limit is a positive number of samples, or null for all (a negative one would slice from the end)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise ValueError(f"dataset.limit={limit!r}: a limit is a positive number of samples, or null for all")
+
+
 @dataclass
 class Record:
     """A Sample before its image is loaded."""
@@ -43,6 +49,7 @@ class RecordDataset:
                  skipped: Counter | None = None, selection: str = "") -> None:
         if on_missing not in ON_MISSING:
             raise ValueError(f"dataset.on_missing={on_missing!r}: choose one of {', '.join(ON_MISSING)}")
+        check_limit(limit)
         self.name = name
         self.skipped: Counter = Counter(skipped or {})
         if on_missing == "skip":

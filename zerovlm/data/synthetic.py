@@ -12,6 +12,7 @@ from dataclasses import asdict
 
 import numpy as np
 
+from zerovlm.data.records import check_limit
 from zerovlm.data.sample import TRUE_STATEMENT, Sample
 from zerovlm.render import COLORS, SHAPES, Camera, SceneObject, render
 
@@ -98,6 +99,7 @@ class SyntheticDataset:
         unknown = set(splits) - set(fractions)
         if unknown:
             raise ValueError(f"dataset.splits has {sorted(unknown)}; the synthetic splits are {sorted(fractions)}")
+        check_limit(limit)
         self.name, self.image_size, self.seed = name, image_size, seed
         scene_split = self._assign_splits(num_scenes, fractions, seed)
         self.records = [r for i in range(num_scenes) if scene_split[i] in splits
