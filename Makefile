@@ -17,7 +17,7 @@ endif
 OFFLINE := HF_HUB_OFFLINE=1 WANDB_MODE=offline
 TORCHVISION_TESTS := $(OFFLINE) ZEROVLM_REQUIRE_TORCHVISION=1 $(TV_BIN)/python -m pytest -m torchvision
 
-.PHONY: install install-torchvision run test test-fast test-torchvision bench lint clean
+.PHONY: install install-torchvision install-slurm run test test-fast test-torchvision test-slurm bench lint clean
 
 install: $(VENV)/.installed
 
@@ -43,14 +43,27 @@ run: install
 # Everything: the suite in .venv, then the tests that need torchvision in .venv-torchvision.
 # The suite runs on every core (pytest-xdist): most of it is end-to-end runs through the console script.
 test: install install-torchvision
-	$(OFFLINE) $(BIN)/python -m pytest -n auto
+	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slurm"
 	$(TORCHVISION_TESTS)
 
 test-fast: install
-	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slow"
+	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slow and not slurm"
 
 test-torchvision: install-torchvision
 	$(TORCHVISION_TESTS)
+
+# Sweeps on a real SLURM: a two-node cluster started on this machine (tests/slurm_cluster.py). Needs root to
+# install slurm-wlm and munge with apt and to run their daemons; elsewhere the tests skip, saying why.
+install-slurm: $(VENV)/.installed-slurm
+
+$(VENV)/.installed-slurm: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[slurm]"
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v slurmctld >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null; fi
+	touch $@
+
+test-slurm: install-slurm
+	$(OFFLINE) $(BIN)/python -m pytest -m slurm -rs
 
 bench: install
 	$(OFFLINE) $(BIN)/python benchmarks/eval_throughput.py

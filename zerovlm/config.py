@@ -278,9 +278,27 @@ def _subdir(base: str | None, name: str) -> str | None:
     return None if base is None else f"{base}/{name}"
 
 
+def _slurm_tasks(devices) -> int:
+    """trainer.devices as SLURM's tasks per node: one task per device, a number."""
+    if isinstance(devices, (list, tuple)) or str(devices).startswith("["):
+        return len(devices)
+    if str(devices).strip().lstrip("-").isdigit() and int(devices) > 0:
+        return int(devices)
+    raise ValueError(f"trainer.devices={devices!r}: under hydra/launcher=slurm SLURM starts one task per device, "
+                     "so say how many: trainer.devices=<GPUs per node>")
+
+
+def _slurm_gpus(accelerator: str, devices) -> int | None:
+    """The GPUs per node to ask SLURM for: one per task on GPUs, none on the CPU."""
+    return None if accelerator == "cpu" else _slurm_tasks(devices)
+
+
 def register_configs() -> None:
     if not OmegaConf.has_resolver("subdir"):  # ${subdir:${paths.x},name}: null stays null
         OmegaConf.register_new_resolver("subdir", _subdir)
+    if not OmegaConf.has_resolver("slurm_tasks"):  # conf/hydra/launcher/slurm.yaml
+        OmegaConf.register_new_resolver("slurm_tasks", _slurm_tasks)
+        OmegaConf.register_new_resolver("slurm_gpus", _slurm_gpus)
     cs = ConfigStore.instance()
     cs.store(name="schema", node=Config)
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
