@@ -328,6 +328,20 @@ def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_
     assert time.monotonic() - start < 120
     assert "mug_under_plate.jpeg does not exist" in proc.stderr + proc.stdout
     assert not (tmp_path / "run" / "metrics.json").exists()
+    log = (tmp_path / "run" / "zerovlm.log").read_text()  # the failing rank's error, in the job's own log
+    assert "the job failed on rank 1" in log and "mug_under_plate.jpeg does not exist" in log
+
+
+def test_submitit_local_with_several_tasks_is_refused_not_hung():
+    from omegaconf import OmegaConf
+
+    from zerovlm.run import check_launcher
+
+    local = "hydra_plugins.hydra_submitit_launcher.submitit_launcher.LocalLauncher"
+    with pytest.raises(ValueError, match=r"tasks_per_node=2: .*trainer=ddp trainer.devices=2"):
+        check_launcher(OmegaConf.create({"launcher": {"_target_": local, "tasks_per_node": 2}}))
+    check_launcher(OmegaConf.create({"launcher": {"_target_": local, "tasks_per_node": 1}}))
+    check_launcher(OmegaConf.create({"launcher": {"_target_": local.replace("Local", "Slurm"), "tasks_per_node": 4}}))
 
 
 def test_paper_table3_runs_its_eleven_settings_on_one_set_of_samples(tmp_path):

@@ -46,6 +46,7 @@ for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):
 def run_job(cfg: DictConfig) -> float | None:
     """The Hydra task: write the resolved config into the job directory (extra ranks read it there), evaluate."""
     hydra_cfg = HydraConfig.get()
+    check_launcher(hydra_cfg)
     output_dir = Path(hydra_cfg.runtime.output_dir)
     if cfg.logger is not None:  # one W&B group per sweep, each job's run named by its swept overrides
         multirun = hydra_cfg.mode == RunMode.MULTIRUN
@@ -62,10 +63,30 @@ def run_job(cfg: DictConfig) -> float | None:
         with clean_job_environment():
             metrics = evaluate(resolved, output_dir)
     except BaseException as error:  # the job's own log holds the traceback; the sweep's table names the error
-        log.exception("%s: the job failed", output_dir)
+        log.exception("%s: the job failed on rank %s", output_dir, process_rank())
         record_failure(output_dir, error)
         raise
     return None if metrics is None else metrics.get("accuracy")
+
+
+def process_rank() -> str:
+    """This process's global rank, as the launcher set it (0 where nothing did)."""
+    for variable in ("SLURM_PROCID", "RANK", "GLOBAL_RANK"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    return str(rank_zero_only.rank)
+
+
+def check_launcher(hydra_cfg) -> None:
+    """Refuse what would hang: submitit's local launcher starts tasks_per_node processes that do not know of each
+    other (each makes itself rank 0 of its own group and waits for the rest forever)."""
+    launcher = hydra_cfg.get("launcher") or {}
+    tasks = launcher.get("tasks_per_node") or 1
+    if str(launcher.get("_target_", "")).endswith("submitit_launcher.LocalLauncher") and int(tasks) > 1:
+        raise ValueError(f"hydra/launcher=submitit_local with hydra.launcher.tasks_per_node={tasks}: its local tasks "
+                         "cannot form one job (each would wait for the others forever). Let Lightning start the "
+                         f"processes: hydra.launcher.tasks_per_node=1 trainer=ddp trainer.devices={tasks} (or "
+                         "hydra/launcher=slurm on a cluster)")
 
 
 def record_failure(output_dir: Path, error: BaseException) -> None:
