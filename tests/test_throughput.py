@@ -24,16 +24,17 @@ STATEMENTS = ["Is the cube left of the sphere? Answer yes or no.", "Is the cube 
               "Is it so?", "Is the sphere under the cube? Answer yes or no.", "Is the cube on the sphere?"]
 
 
-def job(output_dir: Path, *overrides: str) -> tuple[dict, list[dict]]:
+def job(output_dir: Path, *overrides: str, cache_root: Path = SESSION_CACHE) -> tuple[dict, list[dict]]:
     """One job in this process, as `zerovlm` runs it: (metrics, rows)."""
     from zerovlm.run import evaluate
 
     with initialize_config_dir(CONFIG_PATH, version_base="1.3"):
         cfg = compose("config", overrides=list(overrides))
     raw = OmegaConf.to_container(cfg, resolve=False)
-    raw["paths"].update(output_dir=str(output_dir), cache_root=str(SESSION_CACHE))
+    raw["paths"].update(output_dir=str(output_dir), cache_root=str(cache_root))
     resolved = OmegaConf.create(OmegaConf.to_container(OmegaConf.create(raw), resolve=True))
-    output_dir.mkdir(parents=True, exist_ok=True)
+    if output_dir.parent.is_dir():  # as Hydra makes it; otherwise the job must say it cannot write there
+        output_dir.mkdir(exist_ok=True)
     evaluate(resolved, output_dir)
     return json.loads((output_dir / "metrics.json").read_text()), read_jsonl(output_dir / "predictions.jsonl")
 
@@ -161,3 +162,30 @@ def test_generated_views_are_written_beside_the_model_and_all_there_at_the_end(t
     assert reader.batch([SyntheticDataset(num_scenes=3, image_size=32, seed=5)[0]]) is None
     assert reader.cached == 2 and reader.generated == 0  # nothing counted for a batch handed on
     assert ViewMaker([{"name": "left"}], torch.nn.Linear(1, 1), cache).reader().can_generate is False
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_a_corrupt_view_in_the_cache_is_made_again_and_counted_never_fed_to_the_model(tmp_path, workers):
+    common = ["views=left", "dataset.limit=8", f"num_workers={workers}"]
+    first, rows = job(tmp_path / "first", *common, cache_root=tmp_path / "cache")
+    files = sorted((tmp_path / "cache" / "views").rglob("*.png"))
+    assert first["views_corrupt_remade"] == 0 and len(files) == first["views_generated"] >= 2
+    intact = files[0].read_bytes()
+    files[0].write_bytes(intact[: len(intact) // 2])  # truncated by a crash or a full disk
+    files[1].write_bytes(b"not a png")
+    again, rows_again = job(tmp_path / "again", *common, cache_root=tmp_path / "cache")
+    assert (again["views_corrupt_remade"], again["views_generated"]) == (2, 2)
+    assert files[0].read_bytes() == intact and Image.open(files[1]).size  # replaced by whole views
+    assert [r["p_yes"] for r in rows_again] == [r["p_yes"] for r in rows]
+    assert all(Image.open(p).tobytes() == Image.open(tmp_path / "first" / "inputs" / p.name).tobytes()
+               for p in (tmp_path / "again" / "inputs").iterdir())
+
+
+def test_a_cache_that_cannot_be_written_fails_at_once_naming_it(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(PermissionError, match=rf"{blocker}/views cannot be written .*set paths.cache_root"):
+        job(tmp_path / "job", "views=left", "dataset.limit=2", cache_root=blocker)
+    assert not (tmp_path / "job" / "shards").exists()  # before any work
+    with pytest.raises(PermissionError, match=rf"{blocker}/job cannot be written .*set hydra.run.dir"):
+        job(blocker / "job", "dataset.limit=2")

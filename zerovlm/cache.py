@@ -39,11 +39,20 @@ class ViewCache:
         return self.root / key[:2] / f"{key}{suffix}"
 
     def get(self, key: str) -> Image.Image | None:
+        """The cached view, or None when there is none or its file cannot be decoded (a truncated or corrupt PNG:
+        `corrupt(key)` tells; the view is then made again and the file replaced)."""
         path = self.path(key)
         if not path.exists():
             return None
-        with Image.open(path) as image:
-            return image.convert("RGB")
+        try:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        except (OSError, SyntaxError, ValueError):
+            return None
+
+    def corrupt(self, key: str) -> bool:
+        """Whether an entry's file exists (so `get` returning None means it could not be read)."""
+        return self.path(key).exists()
 
     def put(self, key: str, image: Image.Image) -> Path:
         buffer = io.BytesIO()

@@ -57,9 +57,10 @@ class PrepareBatch:
     def __call__(self, samples: list[Sample]) -> Batch:
         batch = Batch(samples)
         start = perf_counter()
-        self.views.generated = self.views.cached = 0
+        self.views.generated = self.views.cached = self.views.corrupt = 0
         batch.views = self.views.batch(samples)
-        batch.view_counts.update(generated=self.views.generated, cached=self.views.cached)
+        batch.view_counts.update(generated=self.views.generated, cached=self.views.cached,
+                                 corrupt=self.views.corrupt)
         batch.seconds["views"] += perf_counter() - start
         if batch.views is not None and not self.prior:
             self.finish(batch)

@@ -80,3 +80,16 @@ def save_dir_atomic(path: str | os.PathLike, save: Callable[[Path], None], marke
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def check_writable(folder: str | os.PathLike, setting: str) -> None:
+    """Fail at once, naming the folder and the setting, when `folder` cannot be created or written (rather than
+    after the first batch's work)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise PermissionError(f"{folder} cannot be written ({error.strerror or error}): set {setting} to a folder "
+                              "this job may write") from None

@@ -39,10 +39,11 @@ class ViewStageModule(pl.LightningModule):
             self.prior.to(self.device)
 
     def view_counts(self) -> dict[str, int]:
-        """Views generated and read from the cache by this rank, in this process and in its loader's workers."""
+        """Views generated, read from the cache, and found corrupt there (made again) by this rank, in this process
+        and in its loader's workers."""
         self.views.flush()  # every generated view written to the cache
-        return {"generated": self.views.generated + self.loader_views["generated"],
-                "cached": self.views.cached + self.loader_views["cached"]}
+        return {name: getattr(self.views, name) + self.loader_views[name]
+                for name in ("generated", "cached", "corrupt")}
 
     @contextmanager
     def timed(self, name: str):

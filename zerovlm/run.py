@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 from zerovlm.batching import GroupedSampler, Remaining
 from zerovlm.cache import ViewCache
 from zerovlm.distributed import build_trainer, clean_job_environment, device_count
+from zerovlm.files import check_writable
 from zerovlm.metrics import compute_metrics
 from zerovlm.paired import SETTING_KEYS
 from zerovlm.predict import SpatialQAModule
@@ -27,7 +28,7 @@ from zerovlm.prompts import PromptBuilder
 from zerovlm.report import with_interval
 from zerovlm.stitch import Layout
 from zerovlm.view_stages import OracleGapModule, RenderViewsModule, view_gap_metrics
-from zerovlm.views import ViewMaker
+from zerovlm.views import ORIGIN, ViewMaker
 from zerovlm.visualize import samples_png
 from zerovlm.wandb_report import log_to_wandb, run_name
 from zerovlm.writer import ShardedPredictionWriter, check_signature, completed, merge_shards
@@ -106,6 +107,9 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     output_dir = Path(output_dir)
     start = perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    check_writable(output_dir, "hydra.run.dir (hydra.sweep.dir in a multirun)")
+    if any(p.get("name") != ORIGIN for p in cfg.views.poses) or cfg.stage != "evaluate":
+        check_writable(cfg.paths.cache_dir, "paths.cache_root (or $ZEROVLM_CACHE)")
     dataset = instantiate(cfg.dataset)
     key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
     remaining, done, partial = resume(cfg, output_dir, dataset, key)
@@ -136,6 +140,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     metrics = {
         **scores,
         "views_generated": stats["views_generated"], "views_cached": stats["views_cached"],
+        "views_corrupt_remade": stats["views_corrupt"],
         "world_size": trainer.world_size, "duplicates_removed": stats["duplicates_removed"],
         "resumed_samples": len(done), "partial_lines_dropped": partial,
         "seconds": {**{k: round(v, 4) for k, v in stats["seconds"].items()}, "setup": round(setup_seconds, 4),
@@ -212,6 +217,8 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
     if cfg.get("logger") is not None:
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir)
     views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
+    if metrics["views_corrupt_remade"]:
+        views += f" ({metrics['views_corrupt_remade']} corrupt in the cache, made again)"
     skipped = sum(metrics["skipped"].values())
     if skipped:  # never only in metrics.json
         what = ", ".join(f"{k} {v}" for k, v in sorted(metrics["skipped"].items()))

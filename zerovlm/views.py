@@ -7,6 +7,7 @@ input image itself. Every other view comes from the generator through the conten
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from zerovlm.data.sample import Sample
 from zerovlm.seeding import derived_seed
 
 ORIGIN = "origin"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class ViewMaker:
         self.generator, self.cache, self.seed = generator, cache, seed
         self.generated = 0
         self.cached = 0
+        self.corrupt = 0  # cache entries that could not be read, made again
         # generated views are encoded and written by a thread, off the model's path; until written, served from here
         self._pending: dict[str, Image.Image] = {}
         self._writes: dict[str, Future] = {}
@@ -79,7 +82,7 @@ class ViewMaker:
         """A view maker for the DataLoader's workers: reads the cache, generates only with a generator that is not
         a model (the oracle renders on the CPU), counts its own views."""
         reader = copy.copy(self)
-        reader.generated = reader.cached = 0
+        reader.generated = reader.cached = reader.corrupt = 0
         reader._pending, reader._writes, reader._writer = {}, {}, None
         reader.can_generate = not isinstance(self.generator, torch.nn.Module)
         return reader
@@ -122,6 +125,7 @@ class ViewMaker:
 
         poses = [resolve_poses(self.pose_cfgs, s.id, self.seed) for s in samples]
         cached_before = self.cached
+        corrupt: list[str] = []
         found: dict[str, Image.Image] = {}
         missing: dict[str, ViewRequest] = {}
         keys: list[list[str | None]] = []
@@ -141,6 +145,8 @@ class ViewMaker:
                     self.cached += 1
                     continue
                 hit = self._pending[key] if key in self._pending else self.cache.get(key)
+                if hit is None and self.cache.corrupt(key):  # never fed to a model: made again, counted
+                    corrupt.append(str(self.cache.path(key)))
                 if hit is None:
                     missing[key] = ViewRequest(sample, pose, seed)
                 else:
@@ -149,6 +155,10 @@ class ViewMaker:
         if missing and not self.can_generate:
             self.cached = cached_before
             return None
+        if corrupt:
+            self.corrupt += len(corrupt)
+            log.warning("%d cached views could not be read (truncated or corrupt) and are made again: %s",
+                        len(corrupt), ", ".join(corrupt))
         if missing:
             for key, image in zip(missing, self.generator.generate(list(missing.values())), strict=True):
                 self._put(key, image)

@@ -48,7 +48,7 @@ class ShardedPredictionWriter(BasePredictionWriter):
         self._file.close()
         views = pl_module.view_counts()  # waits until every generated view is in the cache
         stats = {
-            "views_generated": views["generated"], "views_cached": views["cached"],
+            "views_generated": views["generated"], "views_cached": views["cached"], "views_corrupt": views["corrupt"],
             "generator_counts": dict(getattr(pl_module.views.generator, "counts", {})),
             "prior_counts": dict(getattr(getattr(pl_module, "prior", None), "counts", {})),
             "seconds": dict(pl_module.seconds),
@@ -119,12 +119,13 @@ def merge_shards(output_dir: str | Path, expected: int, key: str = "id") -> tupl
     if scored != expected:
         raise RuntimeError(f"{shards}: {scored} samples were scored but the dataset has {expected}; "
                            "the shards are incomplete (a rank failed?)")
-    stats: dict = {"views_generated": 0, "views_cached": 0, "generator_counts": {}, "prior_counts": {},
-                   "seconds": {}, "duplicates_removed": duplicates}
+    stats: dict = {"views_generated": 0, "views_cached": 0, "views_corrupt": 0, "generator_counts": {},
+                   "prior_counts": {}, "seconds": {}, "duplicates_removed": duplicates}
     for path in sorted(shards.glob("stats.rank*.json")):
         s = json.loads(path.read_text())
         stats["views_generated"] += s["views_generated"]
         stats["views_cached"] += s["views_cached"]
+        stats["views_corrupt"] += s.get("views_corrupt", 0)
         for group in ("generator_counts", "prior_counts"):
             for name, count in s.get(group, {}).items():
                 stats[group][name] = stats[group].get(name, 0) + count
