@@ -390,3 +390,38 @@ def test_a_sweep_with_a_failing_job_still_ends_with_its_table_and_a_non_zero_sta
     assert "1 of 2 jobs failed" in proc.stdout and f"Sweep directory: {sweep.resolve()}" in proc.stdout
     log = (sweep / "1" / "zerovlm.log").read_text()
     assert "the job failed" in log and "Traceback (most recent call last)" in log
+
+
+def test_a_killed_sweep_run_again_in_its_directory_finishes_only_what_was_left(tmp_path):
+    """SIGKILL of the whole multirun mid-job; the same command with hydra.sweep.dir=<that sweep> leaves the
+    finished job as it was, resumes the unfinished one from its shards, and ends as an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    sweep = tmp_path / "sweep"
+    command = [sys.executable, "-m", "zerovlm", "-m", f"hydra.sweep.dir={sweep}", "dataset.num_scenes=160",
+               "dataset.limit=4,160", "backbone.batch_size=1", "prompt=plain"]
+    root = Path(__file__).resolve().parent.parent
+    killed = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    shard = sweep / "1" / "shards" / "predictions.rank0.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (shard.exists() and shard.read_text().count("\n") >= 5):
+        time.sleep(0.05)
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert (sweep / "0" / "metrics.json").exists() and not (sweep / "1" / "metrics.json").exists()
+    done_before = (sweep / "0" / "shards" / "predictions.rank0.jsonl").read_text()
+
+    subprocess.run(command, cwd=root, check=True, capture_output=True, timeout=300)
+    first = json.loads((sweep / "0" / "metrics.json").read_text())
+    second = json.loads((sweep / "1" / "metrics.json").read_text())
+    assert first["resumed_samples"] == 4 and (sweep / "0" / "shards" / "predictions.rank0.jsonl").read_text() \
+        == done_before  # nothing recomputed
+    assert 5 <= second["resumed_samples"] < 160 and second["n"] == 160
+    run_cli(f"hydra.run.dir={tmp_path / 'whole'}", "dataset.num_scenes=160", "dataset.limit=160",
+            "backbone.batch_size=1", "prompt=plain")
+    resumed, whole = read_jsonl(sweep / "1" / "predictions.jsonl"), read_jsonl(tmp_path / "whole" / "predictions.jsonl")
+    assert [(r["id"], r["prediction"]) for r in resumed] == [(r["id"], r["prediction"]) for r in whole]
+    assert [r["p_yes"] for r in resumed] == pytest.approx([r["p_yes"] for r in whole], abs=1e-6)
