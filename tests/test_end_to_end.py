@@ -425,3 +425,33 @@ def test_a_killed_sweep_run_again_in_its_directory_finishes_only_what_was_left(t
     resumed, whole = read_jsonl(sweep / "1" / "predictions.jsonl"), read_jsonl(tmp_path / "whole" / "predictions.jsonl")
     assert [(r["id"], r["prediction"]) for r in resumed] == [(r["id"], r["prediction"]) for r in whole]
     assert [r["p_yes"] for r in resumed] == pytest.approx([r["p_yes"] for r in whole], abs=1e-6)
+
+
+def test_a_rank_killed_mid_job_fails_the_job_in_seconds_and_a_rerun_completes_it(tmp_path):
+    import os
+    import signal
+    import time
+
+    job = tmp_path / "job"
+    long_job = ["dataset.num_scenes=120", "dataset.limit=120", "backbone.batch_size=1", "prompt=plain"]
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen([sys.executable, "-m", "zerovlm", f"hydra.run.dir={job}", "trainer.devices=2", *long_job],
+                            cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    shard = job / "shards" / "predictions.rank1.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (shard.exists() and shard.read_text().count("\n") >= 5):
+        time.sleep(0.05)
+    worker = next(int(pid) for pid in os.listdir("/proc") if pid.isdigit() and b"zerovlm.worker" in
+                  Path(f"/proc/{pid}/cmdline").read_bytes() and str(job).encode() in Path(f"/proc/{pid}/cmdline")
+                  .read_bytes())
+    os.kill(worker, signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert proc.wait(timeout=120) != 0 and time.monotonic() - killed_at < 60  # no hang on the dead rank
+    assert not (job / "metrics.json").exists()
+    run_cli(f"hydra.run.dir={job}", "trainer.devices=2", *long_job)
+    run_cli(f"hydra.run.dir={tmp_path / 'whole'}", *long_job)
+    resumed, metrics = _job_outputs(job, 120)
+    whole, _ = _job_outputs(tmp_path / "whole", 120)
+    assert metrics["resumed_samples"] >= 5
+    assert [(r["id"], r["prediction"]) for r in resumed] == [(r["id"], r["prediction"]) for r in whole]
+    assert [r["p_yes"] for r in resumed] == pytest.approx([r["p_yes"] for r in whole], abs=1e-5)

@@ -60,19 +60,20 @@ def test_no_rows_is_an_error_not_zero():
         compute_metrics([])
 
 
-def _write_shard(shards, rank, rows, generated, cached):
+def _write_shard(shards, rank, rows, generated, cached, corrupt=0):
     shards.mkdir(parents=True, exist_ok=True)
     (shards / f"predictions.rank{rank}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (shards / f"stats.rank{rank}.json").write_text(json.dumps(
-        {"views_generated": generated, "views_cached": cached, "seconds": {"backbone": 1.5}}))
+        {"views_generated": generated, "views_cached": cached, "views_corrupt": corrupt,
+         "seconds": {"backbone": 1.5}}))
 
 
 def test_merge_keeps_one_row_per_sample_and_sums_stats(tmp_path):
     _write_shard(tmp_path / "shards", 0, [row(0, "dev", True, True), row(2, "dev", True, False)], 2, 1)
-    _write_shard(tmp_path / "shards", 1, [row(1, "dev", True, True), row(2, "dev", True, False)], 3, 0)
+    _write_shard(tmp_path / "shards", 1, [row(1, "dev", True, True), row(2, "dev", True, False)], 3, 0, corrupt=2)
     rows, stats = merge_shards(tmp_path, expected=3)
     assert [r["id"] for r in rows] == ["s0", "s1", "s2"]
-    assert stats == {"views_generated": 5, "views_cached": 1, "seconds": {"backbone": 3.0},
+    assert stats == {"views_generated": 5, "views_cached": 1, "views_corrupt": 2, "seconds": {"backbone": 3.0},
                      "duplicates_removed": 1, "generator_counts": {}, "prior_counts": {}}
 
 
