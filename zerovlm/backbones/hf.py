@@ -12,6 +12,13 @@ The model input is the processor's chat template around the image(s) and the pro
 (InstructBLIP, PaliGemma) gets `prompt_format` instead. A picture is one image, or a list of images for
 `layout=separate` (one image entry each, in order). Rows are left-padded, so the answer position is the last.
 On CUDA out-of-memory a batch is split in halves and retried, logged, never losing or repeating a sample.
+
+The CPU side (`ModelInputs`: template, processor, tokens) is apart from the model, so the DataLoader's workers
+make a batch's `Prepared` input while the device runs the one before. Rows with the same picture and the same
+tokens up to where they differ (the statements about one image, the options of one caption choice) share that
+prefix: one pass over it, its keys and values expanded over the rows, then each row's own tokens (right-padded,
+so every position is what it is alone). Processors with per-token outputs besides the ids cannot be split so and
+score every row in full.
 """
 
 from __future__ import annotations
