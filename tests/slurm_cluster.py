@@ -115,7 +115,31 @@ PartitionName=debug Nodes=n[1-2] Default=YES MaxTime=INFINITE State=UP
     def run(self, *command: str) -> str:
         return subprocess.run(command, env=self.env, capture_output=True, text=True, check=True).stdout
 
+    def _leftover_steps(self) -> set[int]:
+        """Job processes of this cluster still alive: batch scripts in its spool and their slurmstepd."""
+        pids = set()
+        for entry in Path("/proc").iterdir():
+            try:
+                if entry.name.isdigit() and str(self.root).encode() in (entry / "cmdline").read_bytes():
+                    pids.add(int(entry.name))
+                    parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                    if (Path("/proc") / str(parent) / "cmdline").read_bytes().startswith(b"slurmstepd"):
+                        pids.add(parent)
+            except (OSError, ValueError, IndexError):
+                continue
+        return pids - {p.pid for p in self.procs}
+
     def down(self) -> None:
+        subprocess.run(["scancel", "--quiet", "--full", "--user=root"], env=self.env, capture_output=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and subprocess.run(
+                ["squeue", "-h"], env=self.env, capture_output=True, text=True).stdout.strip():
+            time.sleep(0.5)
+        for pid in self._leftover_steps():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         for proc in reversed(self.procs):
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
