@@ -20,6 +20,8 @@ from zerovlm.wandb_report import summary_metrics
 pytestmark = pytest.mark.slow
 SMALL = ["dataset.num_scenes=8"]
 N_SMALL = len(SyntheticDataset(num_scenes=8, splits=["dev", "test"]))
+# one split of 16 statements: dataset.limit=N gives N samples (a limit applies to each split)
+ONE_SPLIT = ["dataset.num_scenes=32", "dataset.splits=[test]"]
 
 
 def _job_outputs(job: Path, n: int) -> tuple[list[dict], dict]:
@@ -102,7 +104,7 @@ def test_two_by_two_multirun_shares_one_sweep_directory_and_the_view_cache(tmp_p
 
 
 def test_two_process_ddp_scores_every_sample_once_and_matches_one_process(tmp_path):
-    odd = ["dataset.limit=7", *SMALL]
+    odd = ["dataset.limit=7", *ONE_SPLIT]
     run_cli(f"hydra.run.dir={tmp_path / 'one'}", *odd)
     run_cli(f"hydra.run.dir={tmp_path / 'two'}", "trainer.devices=2", *odd)
     one, _ = _job_outputs(tmp_path / "one", 7)
@@ -115,15 +117,15 @@ def test_two_process_ddp_scores_every_sample_once_and_matches_one_process(tmp_pa
     assert [r["p_yes"] for r in one] == pytest.approx([r["p_yes"] for r in two], abs=1e-6)
     assert not (tmp_path / "two" / "outputs").exists()
     # fewer samples than ranks: the idle rank scores a copy of the first, removed at the merge
-    run_cli(f"hydra.run.dir={tmp_path / 'single'}", "trainer.devices=2", "dataset.limit=1", *SMALL)
+    run_cli(f"hydra.run.dir={tmp_path / 'single'}", "trainer.devices=2", "dataset.limit=1", *ONE_SPLIT)
     rows, metrics = _job_outputs(tmp_path / "single", 1)
     assert (metrics["world_size"], metrics["duplicates_removed"]) == (2, 1) and rows[0]["id"] in {r["id"] for r in one}
 
 
 def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
     sweep = tmp_path / "sweep"
-    run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", "logger=wandb",
-            f"hydra.sweep.dir={sweep}", *SMALL)
+    run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", *ONE_SPLIT, "logger=wandb",
+            f"hydra.sweep.dir={sweep}")
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name != "wandb")  # wandb/: the summary run
     assert jobs == ["0", "1"]
     loggers = []
@@ -143,7 +145,7 @@ def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
 
 
 def test_generate_scoring_end_to_end(tmp_path):
-    run_cli(f"hydra.run.dir={tmp_path}", "backbone.scoring=generate", "views=four", "dataset.limit=4", *SMALL)
+    run_cli(f"hydra.run.dir={tmp_path}", "backbone.scoring=generate", "views=four", "dataset.limit=4", *ONE_SPLIT)
     rows, metrics = _job_outputs(tmp_path, 4)
     assert all(isinstance(r["raw"], str) and r["p_yes"] is None for r in rows)
     assert metrics["unparsed"] == sum(r["prediction"] is None for r in rows)
@@ -158,9 +160,10 @@ def test_vsr_run_with_placeholder_images(tmp_path, coco_dir, task):
     run_cli(f"hydra.run.dir={tmp_path}", "dataset=vsr_random", f"paths.vsr_splits_dir={SHARED_VSR}",
             f"paths.coco_dir={coco_dir}", "dataset.splits=[dev,test]", "dataset.limit=9", f"dataset.task={task}",
             "views=origin", "prompt=view")
-    rows, metrics = _job_outputs(tmp_path, 9)
-    assert set(metrics["splits"]) == {"dev"}  # dev comes first; the limit keeps its first 9 samples
-    assert metrics["categories"] and sum(m["n"] for m in metrics["categories"].values()) == 9
+    rows, metrics = _job_outputs(tmp_path, 18)
+    # the limit keeps the first 9 samples of each split, so test is scored too
+    assert {k: m["n"] for k, m in metrics["splits"].items()} == {"dev": 9, "test": 9}
+    assert metrics["categories"] and sum(m["n"] for m in metrics["categories"].values()) == 18
     assert metrics["skipped"] == {}
     if task == "original":
         assert rows[0]["statement"] == json.loads((SHARED_VSR / "random" / "dev.jsonl").open().readline())["caption"]
@@ -256,7 +259,7 @@ IMAGE_TOKEN = {"tiny_smolvlm": "<image>", "tiny_qwen25_vl": "<|image_pad|>", "ti
                                       pytest.param("tiny_llava_onevision", marks=pytest.mark.torchvision)])
 def test_separate_views_to_a_multi_image_backbone(tmp_path, backbone):
     run_cli(f"hydra.run.dir={tmp_path}", f"backbone={backbone}", "layout=separate", "views=four", "prompt=view",
-            "dataset.limit=4", *SMALL)
+            "dataset.limit=4", *ONE_SPLIT)
     rows, _ = _job_outputs(tmp_path, 4)
     assert rows[0]["prompt"].startswith("The original image as the first image, the left view image as the second "
                                         "image, the right view image as the third image, and the random view image "
@@ -283,13 +286,13 @@ def test_spatialpin_prior_in_the_prompt_rendered_once_then_read_from_the_cache(t
 
 
 def test_frozen_clip_on_true_false_statements(tmp_path):
-    run_cli(f"hydra.run.dir={tmp_path}", "backbone=tiny_clip", "prompt=plain", "dataset.limit=6", *SMALL)
+    run_cli(f"hydra.run.dir={tmp_path}", "backbone=tiny_clip", "prompt=plain", "dataset.limit=6", *ONE_SPLIT)
     rows, metrics = _job_outputs(tmp_path, 6)
     assert metrics["unparsed"] == 0 and all(" | " in r["model_input"] for r in rows)
 
 
 def test_a_crashed_job_resumed_in_its_directory_equals_an_uninterrupted_one(tmp_path):
-    odd = ["dataset.limit=7", "views=left", *SMALL]
+    odd = ["dataset.limit=7", "views=left", *ONE_SPLIT]
     run_cli(f"hydra.run.dir={tmp_path / 'whole'}", *odd)
     run_cli(f"hydra.run.dir={tmp_path / 'crashed'}", *odd)
     crashed = tmp_path / "crashed"
@@ -400,8 +403,8 @@ def test_a_killed_sweep_run_again_in_its_directory_finishes_only_what_was_left(t
     import time
 
     sweep = tmp_path / "sweep"
-    command = [sys.executable, "-m", "zerovlm", "-m", f"hydra.sweep.dir={sweep}", "dataset.num_scenes=160",
-               "dataset.limit=4,160", "backbone.batch_size=1", "prompt=plain"]
+    command = [sys.executable, "-m", "zerovlm", "-m", f"hydra.sweep.dir={sweep}", "dataset.num_scenes=320",
+               "dataset.splits=[test]", "dataset.limit=4,160", "backbone.batch_size=1", "prompt=plain"]
     root = Path(__file__).resolve().parent.parent
     killed = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True)
@@ -420,7 +423,8 @@ def test_a_killed_sweep_run_again_in_its_directory_finishes_only_what_was_left(t
     assert first["resumed_samples"] == 4 and (sweep / "0" / "shards" / "predictions.rank0.jsonl").read_text() \
         == done_before  # nothing recomputed
     assert 5 <= second["resumed_samples"] < 160 and second["n"] == 160
-    run_cli(f"hydra.run.dir={tmp_path / 'whole'}", "dataset.num_scenes=160", "dataset.limit=160",
+    run_cli(f"hydra.run.dir={tmp_path / 'whole'}", "dataset.num_scenes=320", "dataset.splits=[test]",
+            "dataset.limit=160",
             "backbone.batch_size=1", "prompt=plain")
     resumed, whole = read_jsonl(sweep / "1" / "predictions.jsonl"), read_jsonl(tmp_path / "whole" / "predictions.jsonl")
     assert [(r["id"], r["prediction"]) for r in resumed] == [(r["id"], r["prediction"]) for r in whole]
@@ -433,7 +437,8 @@ def test_a_rank_killed_mid_job_fails_the_job_in_seconds_and_a_rerun_completes_it
     import time
 
     job = tmp_path / "job"
-    long_job = ["dataset.num_scenes=120", "dataset.limit=120", "backbone.batch_size=1", "prompt=plain"]
+    long_job = ["dataset.num_scenes=240", "dataset.splits=[test]", "dataset.limit=120", "backbone.batch_size=1",
+                "prompt=plain"]
     root = Path(__file__).resolve().parent.parent
     proc = subprocess.Popen([sys.executable, "-m", "zerovlm", f"hydra.run.dir={job}", "trainer.devices=2", *long_job],
                             cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

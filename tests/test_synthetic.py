@@ -27,7 +27,13 @@ def test_split_selection_and_limit():
     dev = SyntheticDataset(num_scenes=40, splits=["dev"])
     assert {r["split"] for r in dev.records} == {"dev"}
     assert [r["id"] for r in dev.records] == [r["id"] for r in full.records if r["split"] == "dev"]
-    assert len(SyntheticDataset(num_scenes=40, splits=["dev", "test"], limit=7)) == 7
+    limited = SyntheticDataset(num_scenes=40, splits=["dev", "test"], limit=7)  # the first 7 of each split
+    both = [r for r in full.records if r["split"] in ("dev", "test")]
+    ids = [r["id"] for r in limited.records]
+    first = {split: [r["id"] for r in both if r["split"] == split][:7] for split in ("dev", "test")}
+    assert sorted(ids) == sorted(first["dev"] + first["test"])
+    assert ids == [r["id"] for r in both if r["id"] in set(ids)]  # in the dataset's order
+    assert Counter(r["split"] for r in limited.records) == {"dev": 7, "test": 7}
 
 
 def test_scene_is_independent_of_the_others():

@@ -121,14 +121,15 @@ def test_a_finished_job_run_again_loads_no_model(tmp_path, monkeypatch):
     monkeypatch.setattr(zerovlm.run, "build_stage", refuse)
     monkeypatch.setattr(zerovlm.run, "ViewMaker", refuse)
     again, rows_again = job(tmp_path / "job", "dataset.limit=6")
-    assert rows_again == rows and again["resumed_samples"] == 6
+    assert rows_again == rows and again["resumed_samples"] == 12  # 6 of dev, 6 of test
     assert {k: again[k] for k in ("accuracy", "n", "interval")} == {k: first[k] for k in ("accuracy", "n", "interval")}
 
 
 def test_views_all_in_the_cache_do_not_load_the_generator(tmp_path, monkeypatch):
     from zerovlm.generators.zero123 import Zero123Pipeline
 
-    common = ["generator=tiny_zero123", "views=left", "dataset.limit=4", "generator.steps=2"]
+    common = ["generator=tiny_zero123", "views=left", "dataset.limit=4", "dataset.splits=[test]",
+              "generator.steps=2"]
     first, _ = job(tmp_path / "first", *common)
     assert first["views_generated"] == 2 and first["views_cached"] == 2  # two scenes, two statements each
 

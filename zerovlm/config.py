@@ -26,7 +26,7 @@ class SyntheticDatasetConfig:
     )
     image_size: int = 256
     seed: int = 0
-    limit: int | None = None  # keep the first N samples of the selected splits (quick runs, odd sizes)
+    limit: int | None = None  # keep the first N samples of each selected split (quick runs, odd sizes)
 
 
 @dataclass

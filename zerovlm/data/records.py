@@ -16,7 +16,22 @@ ON_MISSING = ("error", "skip")
 def check_limit(limit: int | None) -> None:
     """A limit is a positive number of samples, or null for all (a negative one would slice from the end)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
-        raise ValueError(f"dataset.limit={limit!r}: a limit is a positive number of samples, or null for all")
+        raise ValueError(f"dataset.limit={limit!r}: a limit is a positive number of samples per split, or null "
+                         "for all")
+
+
+def first_per_split(records: list, limit: int | None, split=lambda r: r.split) -> list:
+    """The first `limit` records of each split, in the dataset's order (so dev and test both keep samples)."""
+    check_limit(limit)
+    if limit is None:
+        return records
+    taken: Counter = Counter()
+    kept = []
+    for r in records:
+        if taken[split(r)] < limit:
+            taken[split(r)] += 1
+            kept.append(r)
+    return kept
 
 
 @dataclass
@@ -49,14 +64,14 @@ class RecordDataset:
                  skipped: Counter | None = None, selection: str = "") -> None:
         if on_missing not in ON_MISSING:
             raise ValueError(f"dataset.on_missing={on_missing!r}: choose one of {', '.join(ON_MISSING)}")
-        check_limit(limit)
+        check_limit(limit)  # before the images are checked
         self.name = name
         self.skipped: Counter = Counter(skipped or {})
         if on_missing == "skip":
             kept = [r for r in records if readable(r.image_path)]
             self.skipped["missing_image"] += len(records) - len(kept)
             records = kept
-        self.records = records[:limit] if limit is not None else records
+        self.records = first_per_split(records, limit)
         if not self.records:
             raise ValueError(f"dataset={name} selected no samples ({selection}limit={limit}, "
                              f"skipped={dict(self.skipped)}): nothing to score")

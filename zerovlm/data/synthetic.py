@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from zerovlm.data.records import check_limit
+from zerovlm.data.records import check_limit, first_per_split
 from zerovlm.data.sample import TRUE_STATEMENT, Sample
 from zerovlm.render import COLORS, SHAPES, Camera, SceneObject, render
 
@@ -104,8 +104,7 @@ class SyntheticDataset:
         scene_split = self._assign_splits(num_scenes, fractions, seed)
         self.records = [r for i in range(num_scenes) if scene_split[i] in splits
                         for r in self._records(i, scene_split[i])]
-        if limit is not None:
-            self.records = self.records[:limit]
+        self.records = first_per_split(self.records, limit, split=lambda r: r["split"])
         if not self.records:
             raise ValueError(
                 f"dataset=synthetic selected no samples (num_scenes={num_scenes}, splits={list(splits)}, "
