@@ -17,7 +17,7 @@ from conftest import ROOT, read_jsonl, run_cli
 from slurm_cluster import Cluster, unavailable
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
-JOB = ["dataset.num_scenes=8", "dataset.limit=6", "prompt=plain"]
+JOB = ["dataset.num_scenes=32", "dataset.splits=[test]", "dataset.limit=6", "prompt=plain"]  # 6 samples
 CPU_DDP = ["trainer=ddp", "trainer.accelerator=cpu", "hydra.launcher.cpus_per_task=1",
            "hydra.launcher.timeout_min=10"]
 
