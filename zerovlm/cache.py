@@ -27,6 +27,14 @@ def image_digest(image: Image.Image) -> str:
     return h.hexdigest()
 
 
+class CorruptEntry(ValueError):
+    """A cache entry whose file exists but cannot be read."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"{path}: cannot be decoded")
+        self.path = path
+
+
 class ViewCache:
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root)
@@ -39,20 +47,16 @@ class ViewCache:
         return self.root / key[:2] / f"{key}{suffix}"
 
     def get(self, key: str) -> Image.Image | None:
-        """The cached view, or None when there is none or its file cannot be decoded (a truncated or corrupt PNG:
-        `corrupt(key)` tells; the view is then made again and the file replaced)."""
+        """The cached view, or None when there is none; `CorruptEntry` when its file cannot be decoded (a truncated
+        or corrupt PNG: the view is made again and the file replaced)."""
         path = self.path(key)
         if not path.exists():
             return None
         try:
             with Image.open(path) as image:
                 return image.convert("RGB")
-        except (OSError, SyntaxError, ValueError):
-            return None
-
-    def corrupt(self, key: str) -> bool:
-        """Whether an entry's file exists (so `get` returning None means it could not be read)."""
-        return self.path(key).exists()
+        except (OSError, SyntaxError, ValueError) as error:
+            raise CorruptEntry(path) from error
 
     def put(self, key: str, image: Image.Image) -> Path:
         buffer = io.BytesIO()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from zerovlm.cache import ViewCache
+from zerovlm.cache import CorruptEntry, ViewCache
 from zerovlm.data.sample import Sample
 from zerovlm.seeding import derived_seed
 
@@ -65,6 +65,8 @@ class ViewMaker:
     The views a batch of samples misses go to the generator in one call, so it can batch them; a view two
     statements about one image share is generated once."""
 
+    can_generate = True  # False in a reader whose generator is a model: its views wait for the device
+
     def __init__(self, poses, generator, cache: ViewCache, seed: int = 0) -> None:
         self.pose_cfgs = [dict(p) for p in poses]
         if not self.pose_cfgs:
@@ -86,8 +88,6 @@ class ViewMaker:
         reader._pending, reader._writes, reader._writer = {}, {}, None
         reader.can_generate = not isinstance(self.generator, torch.nn.Module)
         return reader
-
-    can_generate = True
 
     def flush(self) -> None:
         """Wait until every generated view is in the cache (raising a failed write's error)."""
@@ -144,9 +144,11 @@ class ViewMaker:
                 if key in found or key in missing:  # another statement about the same image in this batch
                     self.cached += 1
                     continue
-                hit = self._pending[key] if key in self._pending else self.cache.get(key)
-                if hit is None and self.cache.corrupt(key):  # never fed to a model: made again, counted
-                    corrupt.append(str(self.cache.path(key)))
+                try:
+                    hit = self._pending[key] if key in self._pending else self.cache.get(key)
+                except CorruptEntry as entry:  # never fed to a model: made again, counted
+                    hit = None
+                    corrupt.append(str(entry.path))
                 if hit is None:
                     missing[key] = ViewRequest(sample, pose, seed)
                 else:
