@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
+import os
 from dataclasses import dataclass
 
 import torch
@@ -64,12 +65,10 @@ def _picture_key(picture) -> tuple:
     return tuple((im.mode, im.size, hashlib.sha1(im.tobytes()).digest()) for im in _images(picture))
 
 
-def _common_prefix(sequences: list[list[int]]) -> int:
-    n = min(len(s) for s in sequences)
-    for k in range(n):
-        if any(s[k] != sequences[0][k] for s in sequences[1:]):
-            return k
-    return n
+def _last_positions(lengths: torch.Tensor, count: int) -> torch.Tensor:
+    """(rows, count) indices of each right-padded row's last `count` positions before its own length (clamped at
+    0 where a row is shorter)."""
+    return (lengths[:, None] - count + torch.arange(count, device=lengths.device)).clamp(min=0)
 
 
 def _padded(rows: list[list[int]], pad: int, left: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -159,12 +158,13 @@ class ModelInputs:
         if options is None:
             rows, full, scored, counts = pictures, texts, None, None
         else:
-            rows = [pic for pic, opts in zip(pictures, options, strict=True) for _ in opts]
-            full = [f"{text} {o}" for text, opts in zip(texts, options, strict=True) for o in opts]
-            prefixes = [text for text, opts in zip(texts, options, strict=True) for _ in opts]
-            length = [len(self.tokenizer.encode(t, add_special_tokens=False)) for t in (*prefixes, *full)]
-            scored = [f - p for p, f in zip(length[:len(full)], length[len(full):], strict=True)]
-            counts = [len(o) for o in options]
+            rows, full, scored, counts = [], [], [], [len(o) for o in options]
+            for picture, text, opts in zip(pictures, texts, options, strict=True):
+                prefix = len(self.tokenizer.encode(text, add_special_tokens=False))  # once per sample
+                for option in opts:
+                    rows.append(picture)
+                    full.append(f"{text} {option}")
+                    scored.append(len(self.tokenizer.encode(full[-1], add_special_tokens=False)) - prefix)
         kind = "score" if options is None else "choose"
         shared = None
         if self.share_prefix and self.shares is not False and not (self.generates and kind == "score"):
@@ -186,14 +186,11 @@ class ModelInputs:
         cut = {}
         for g, rows in members.items():  # each row keeps at least its answer position (or its option's tokens)
             own = [len(ids[r]) - (scored[r] if scored is not None else 1) for r in rows]
-            cut[g] = min(_common_prefix([ids[r] for r in rows]), *own)
+            cut[g] = min(len(os.path.commonprefix([ids[r] for r in rows])), *own)
             if cut[g] < 1:
                 return None
         firsts = [members[g][0] for g in range(len(members))]
-        encoded = self.processor(images=[pictures[r] if self.multi_image else _images(pictures[r])[0]
-                                         for r in firsts], text=[full[r] for r in firsts], return_tensors="pt",
-                                 padding=True)
-        encoded.pop("labels", None)
+        encoded = self._encode([pictures[r] for r in firsts], [full[r] for r in firsts])
         per_token = {k for k, v in encoded.items()
                      if torch.is_tensor(v) and v.shape == encoded["input_ids"].shape} - {"input_ids", "attention_mask"}
         if per_token or not set(encoded) <= SHAREABLE_KEYS:
@@ -212,8 +209,6 @@ class ModelInputs:
         prefix_ids, prefix_mask = _padded(prefixes, pad, left=True)
         suffix_ids, suffix_mask = _padded([ids[r][cut[g]:] for r, g in enumerate(group)], pad, left=False)
         inputs = BatchFeature({**encoded, "input_ids": prefix_ids, "attention_mask": prefix_mask})
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         self.shares = True
         return Prepared(kind, texts, inputs, scored, counts, {
             "ids": suffix_ids, "mask": suffix_mask, "group": torch.tensor(group), "lengths": suffix_mask.sum(1)})
@@ -340,25 +335,23 @@ class HFVisionLanguageModel(torch.nn.Module):
         inputs = prepared.inputs
         keep = 1 if prepared.kind == "score" else max(prepared.scored) + 1
         if prepared.suffix is None:
-            return self._logits(inputs, keep, use_cache=False)[:, -keep:]
+            return self._forward(inputs, keep, use_cache=False).logits[:, -keep:]
         suffix = prepared.suffix
-        out = self._logits(inputs, 1, use_cache=True)
+        out = self._forward(inputs, 1, use_cache=True)
         cache, group = out.past_key_values, suffix["group"]
         cache.batch_select_indices(group)  # the prefix's keys and values, once per row of its group
         mask = torch.cat([inputs["attention_mask"][group], suffix["mask"]], dim=1)
         own = self.model(input_ids=suffix["ids"], attention_mask=mask, past_key_values=cache, use_cache=False).logits
         logits = torch.cat([out.logits[group, -1:], own], dim=1)  # position k predicts suffix token k
         # right-padded suffixes: each row's last `keep` positions end at its own length
-        lengths = suffix["lengths"]
-        index = (lengths[:, None] - keep + 1 + torch.arange(keep, device=lengths.device)).clamp(min=0)
+        index = _last_positions(suffix["lengths"] + 1, keep)  # `logits` has one position more than the suffix
         return logits.gather(1, index[..., None].expand(-1, -1, logits.shape[-1]))
 
-    def _logits(self, inputs, keep: int, use_cache: bool):
+    def _forward(self, inputs, keep: int, use_cache: bool):
         """The model output with the logits of the last `keep` positions (at least): computed for those alone
         where the model can."""
         kwargs = {"logits_to_keep": keep} if self.keeps_logits else {}
-        out = self.model(**inputs, use_cache=use_cache, **kwargs)
-        return out if use_cache else out.logits
+        return self.model(**inputs, use_cache=use_cache, **kwargs)
 
     def _yes_no(self, texts: list[str], logits: torch.Tensor) -> list[dict]:
         logp = torch.log_softmax(logits.float(), dim=-1)
@@ -381,9 +374,7 @@ class HFVisionLanguageModel(torch.nn.Module):
         if prepared.suffix is None:
             tokens = prepared.inputs["input_ids"][:, -keep + 1:]
         else:  # each row's last keep - 1 suffix tokens
-            lengths = prepared.suffix["lengths"]
-            index = (lengths[:, None] - keep + 1 + torch.arange(keep - 1, device=lengths.device)).clamp(min=0)
-            tokens = prepared.suffix["ids"].gather(1, index)
+            tokens = prepared.suffix["ids"].gather(1, _last_positions(prepared.suffix["lengths"], keep - 1))
         logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
         token_logp = logp.gather(-1, tokens[..., None])[..., 0]
         scores = [token_logp[i, -n:].mean().item() for i, n in enumerate(prepared.scored)]
