@@ -29,7 +29,7 @@ class Batch:
     prompts: list[str] | None = None
     inputs: object = None  # the backbone's prepared model input
     view_counts: Counter = field(default_factory=Counter)  # views generated / cached while preparing
-    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # the loader's as loader_<step>
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -64,6 +64,7 @@ class PrepareBatch:
         batch.seconds["views"] += perf_counter() - start
         if batch.views is not None and not self.prior:
             self.finish(batch)
+        batch.seconds = defaultdict(float, {f"loader_{name}": s for name, s in batch.seconds.items()})
         return batch
 
     def finish(self, batch: Batch, views: ViewMaker | None = None, prior=None) -> Batch:

@@ -69,10 +69,7 @@ class SpatialQAModule(ViewStageModule):
     def predict_step(self, batch: Batch, batch_idx: int = 0) -> dict:
         if not isinstance(batch, Batch):  # a plain list of samples (called directly)
             batch = self.prepare(list(batch))
-        for name, seconds in batch.seconds.items():
-            self.seconds[f"loader_{name}"] += seconds
         self.loader_views.update(batch.view_counts)
-        batch.seconds.clear()
         self.prepare.finish(batch, self.views, self.prior)
         for name, seconds in batch.seconds.items():
             self.seconds[name] += seconds

@@ -115,12 +115,11 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     remaining, done, partial = resume(cfg, output_dir, dataset, key)
     trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
                                                                                         cfg.num_sample_images)])
-    setting = stage_setting(cfg)
+    setting, workers = stage_setting(cfg), loader_workers(cfg)
     if len(remaining):  # a finished job (a resumed sweep) loads no model
         views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir),
                           seed=cfg.seed)
         module, batch_size = build_stage(cfg, views, setting)
-        workers = loader_workers(cfg)
         loader = DataLoader(remaining, batch_size=batch_size, num_workers=workers,
                             sampler=GroupedSampler(remaining.text_lengths(), remaining.image_keys(),
                                                    sort=cfg.sort_by_length),
@@ -148,7 +147,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         "skipped": dict(getattr(dataset, "skipped", {})),
         "generator_counts": stats["generator_counts"], "prior_counts": stats["prior_counts"],
         "setting": setting, "tiny_random_backbone": cfg.stage == "evaluate" and bool(cfg.backbone.tiny_random),
-        "num_workers": loader_workers(cfg),
+        "num_workers": workers,
     }
     write_outputs(cfg, output_dir, rows, metrics)
     return metrics
@@ -230,7 +229,7 @@ def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: 
         baseline = "chance" if "chance" in metrics else "majority"
         log.info("%s: accuracy %s (95 %% interval, %s; n=%d, %s baseline %.3f; %s); unparsed %d, skipped %d; %s%s",
                  output_dir, with_interval(metrics), metrics["interval"]["method"], metrics["n"], baseline,
-                 metrics[baseline], splits, metrics["unparsed"], sum(metrics["skipped"].values()), views,
+                 metrics[baseline], splits, metrics["unparsed"], skipped, views,
                  f" [{note}]" if note else "")
     elif "psnr" in metrics:
         log.info("%s: generated vs true views: PSNR %.2f dB, MAE %.4f over %d views; %s", output_dir,
