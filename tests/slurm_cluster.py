@@ -86,9 +86,9 @@ PartitionName=debug Nodes=n[1-2] Default=YES MaxTime=INFINITE State=UP
 """)
 
     def _start(self, *command: str, user: str | None = None) -> None:
+        log = open(self.root / "log" / f"{Path(command[0]).name}.out", "a")
         if user:
             command = ("runuser", "-u", user, "--", *command)
-        log = open(self.root / "log" / f"{Path(command[-3] if user else command[0]).name}.out", "a")
         self.procs.append(subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True))
 
