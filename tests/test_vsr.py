@@ -89,19 +89,30 @@ def test_images_are_found_in_coco_folders_or_one_merged_folder(coco_dir, tmp_pat
 
 @needs_vsr
 def test_missing_images_fail_with_sample_and_path_or_are_skipped_and_counted(tmp_path):
-    dataset = VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["test"], image_root=str(tmp_path))
-    with pytest.raises(FileNotFoundError, match=r"sample vsr_random-test-00001: image .*000000451431.jpg does not"):
-        dataset[0]
+    def vsr(**kwargs):
+        return VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["test"], image_root=str(tmp_path),
+                          **kwargs)
+
+    # missing images fail when the dataset is made, before any model loads, saying how many are missing
+    with pytest.raises(FileNotFoundError, match=r"sample vsr_random-test-00001: image .*000000451431.jpg does not "
+                       r"exist \(1 of the 1 images of dataset=vsr_random are missing\)\. Set dataset.image_root"):
+        vsr(limit=1).check_images()
     placeholder_image(tmp_path / "train2017" / "000000451431.jpg", seed=1)
     (tmp_path / "val2017").mkdir()
-    (tmp_path / "val2017" / "000000072556.jpg").write_bytes(b"not an image")
-    unreadable = next(i for i, r in enumerate(dataset.records) if r.meta["image"] == "000000072556.jpg")
-    with pytest.raises(OSError, match=r"sample vsr_random-test-00003: image .*000000072556.jpg cannot be read"):
-        VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["test"], image_root=str(tmp_path))[unreadable]
-    skipping = VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["test"], image_root=str(tmp_path),
-                          on_missing="skip")
+    (tmp_path / "val2017" / "000000072556.jpg").write_bytes(b"not an image")  # test-00003's
+    with pytest.raises(FileNotFoundError, match=r"test-00002: image .*000000287427.jpg does not exist \(1 of the 3"):
+        vsr(limit=3).check_images()
+    skipping = vsr(on_missing="skip")  # missing and damaged images are told apart in the counts
     assert len(skipping) == 1 and skipping.records[0].meta["image"] == "000000451431.jpg"
-    assert skipping.skipped == {"missing_image": 2194}
+    assert skipping.skipped == {"missing_image": 2192, "corrupt_image": 2}  # test-00003 and one more
+    # an image that exists but cannot be decoded fails when loaded, saying it is damaged (not where to look)
+    placeholder_image(tmp_path / "train2017" / "000000287427.jpg", seed=2)
+    dataset = vsr(limit=3)
+    dataset.check_images()  # present, if damaged
+    with pytest.raises(OSError, match=r"sample vsr_random-test-00003: image .*000000072556.jpg exists but cannot "
+                       r"be decoded .*damaged or not an image .*dataset.on_missing=skip") as error:
+        dataset[2]
+    assert "image_root" not in str(error.value)
     with pytest.raises(ValueError, match="selected no samples"):
         VSRDataset(annotations_dir=str(SHARED_VSR / "random"), splits=["dev"], image_root=str(tmp_path),
                    on_missing="skip")

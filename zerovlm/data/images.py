@@ -31,14 +31,17 @@ def readable(path: Path) -> bool:
 
 
 def load_image(path: Path, sample_id: str, hint: str) -> Image.Image:
-    """The image as RGB; a missing or unreadable file fails naming the sample, the path and what to do."""
+    """The image as RGB; a missing or undecodable file fails naming the sample, the path and what to do (`hint`
+    says where the dataset's images are looked for: advice for a missing file, not for a damaged one)."""
     try:
         with Image.open(path) as image:
             return image.convert("RGB")
     except FileNotFoundError:
         raise FileNotFoundError(f"sample {sample_id}: image {path} does not exist. {hint}") from None
     except (OSError, UnidentifiedImageError, SyntaxError) as error:
-        raise OSError(f"sample {sample_id}: image {path} cannot be read ({error}). {hint}") from None
+        raise OSError(f"sample {sample_id}: image {path} exists but cannot be decoded ({error}): the file is "
+                      f"damaged or not an image (a partial download?). Replace it, or set dataset.on_missing=skip "
+                      "to leave such samples out (counted in metrics.json).") from None
 
 
 def download(url: str, dest: Path, retries: int = 3, timeout: float = 30.0, backoff: float = 1.0) -> str | None:

@@ -54,9 +54,10 @@ class Record:
 
 
 class RecordDataset:
-    """A sequence of Samples from records. A missing or unreadable image fails when loaded, naming the sample,
-    the path and what to do; with on_missing=skip such records are left out up front and counted
-    (`skipped["missing_image"]`, reported in metrics.json)."""
+    """A sequence of Samples from records. Missing images fail in `check_images`, which a job calls before any
+    model loads, naming a sample, the path, how many are missing and where they are looked for; an image that
+    exists but cannot be decoded fails when loaded, saying so. With on_missing=skip both are left out up front and
+    counted (`skipped["missing_image"]`, `skipped["corrupt_image"]`, on the console and in metrics.json)."""
 
     missing_image_hint = "Check the dataset's image directory."
 
@@ -68,8 +69,11 @@ class RecordDataset:
         self.name = name
         self.skipped: Counter = Counter(skipped or {})
         if on_missing == "skip":
-            kept = [r for r in records if readable(r.image_path)]
-            self.skipped["missing_image"] += len(records) - len(kept)
+            present = [r for r in records if r.image_path.is_file()]
+            kept = [r for r in present if readable(r.image_path)]
+            self.skipped["missing_image"] += len(records) - len(present)
+            self.skipped["corrupt_image"] += len(present) - len(kept)
+            self.skipped = +self.skipped  # no zero counts
             records = kept
         self.records = first_per_split(records, limit)
         if not self.records:
@@ -78,6 +82,17 @@ class RecordDataset:
 
     def __len__(self) -> int:
         return len(self.records)
+
+    def check_images(self) -> None:
+        """Fail, before any model loads, when images are missing: a stat per image, no decoding (a damaged image
+        fails when it is loaded). The annotations alone make a dataset: this is the job's check (run.py)."""
+        missing = [r for r in self.records if not r.image_path.is_file()]
+        if missing:
+            images = len({r.image_path for r in self.records})
+            raise FileNotFoundError(
+                f"sample {missing[0].id}: image {missing[0].image_path} does not exist "
+                f"({len({r.image_path for r in missing})} of the {images} images of dataset={self.name} are "
+                f"missing). {self.missing_image_hint}")
 
     def sample_ids(self) -> list[str]:
         return [r.id for r in self.records]
