@@ -190,3 +190,7 @@ def test_a_cache_that_cannot_be_written_fails_at_once_naming_it(tmp_path):
     assert not (tmp_path / "job" / "shards").exists()  # before any work
     with pytest.raises(PermissionError, match=rf"{blocker}/job cannot be written .*set hydra.run.dir"):
         job(blocker / "job", "dataset.limit=2")
+    # a tiny random model is written on first use: where that cannot be, the folder and the setting are named
+    with pytest.raises(Exception, match=rf"{blocker}/models/tiny_llava does not exist yet and "  # Hydra wraps it
+                       rf"{blocker}/models cannot be written .*set paths.cache_root"):
+        job(tmp_path / "job", "dataset.limit=2", cache_root=blocker)

@@ -69,8 +69,13 @@ def save_dir_atomic(path: str | os.PathLike, save: Callable[[Path], None], marke
     path = Path(path)
     if (path / marker).exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    except OSError as error:
+        raise PermissionError(f"{path} does not exist yet and {path.parent} cannot be written "
+                              f"({error.strerror or error}) to make it: set paths.cache_root (or $ZEROVLM_CACHE) "
+                              "to a folder this job may write, or make it there once") from None
     try:
         save(tmp)
         os.replace(tmp, path)

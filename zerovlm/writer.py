@@ -100,9 +100,43 @@ def check_signature(output_dir: str | Path, signature: dict) -> None:
     path = Path(output_dir) / "shards" / "signature.json"
     text = json.dumps(signature, sort_keys=True, indent=1)
     if path.exists() and path.read_text() != text:
-        raise RuntimeError(f"{path.parent}: these predictions were made by another setting than this job's; "
-                           "run it in a new directory (or delete the shards to start over)")
+        differ = "; ".join(_differences(json.loads(path.read_text()), signature))
+        raise RuntimeError(f"{path.parent}: these predictions were made by another setting than this job's "
+                           f"({differ}); run it in a new directory (or delete the shards to start over)")
     write_bytes_atomic(path, text.encode())
+
+
+def _differences(before: dict, now: dict, most: int = 8) -> list[str]:
+    """What differs between two settings, as overrides: a group by its name where the names differ
+    (generator=oracle there, tiny_zero123 now), else each key that differs (dataset.limit=null there, 7 now)."""
+    out = []
+    for group in sorted(set(before) | set(now)):
+        old, new = before.get(group), now.get(group)
+        if old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict) and old.get("name") != new.get("name"):
+            out.append(f"{group}={old.get('name')} there, {new.get('name')} now")
+            continue
+        old_flat, new_flat = _flat({group: old}), _flat({group: new})
+        out += [f"{key}={_short(old_flat.get(key))} there, {_short(new_flat.get(key))} now"
+                for key in sorted(set(old_flat) | set(new_flat)) if old_flat.get(key) != new_flat.get(key)]
+    return out[:most] + ([f"and {len(out) - most} more"] if len(out) > most else [])
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    """{"views.poses": [...], "backbone.batch_size": 4, ...}: the keys as on the command line."""
+    flat = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            flat.update(_flat(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _short(value, limit: int = 60) -> str:
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def merge_shards(output_dir: str | Path, expected: int, key: str = "id") -> tuple[list[dict], dict]:
