@@ -45,6 +45,11 @@ class ViewStageModule(pl.LightningModule):
         return {name: getattr(self.views, name) + self.loader_views[name]
                 for name in ("generated", "cached", "corrupt")}
 
+    def views_made(self) -> dict[str, int]:
+        """Views generated and read from the cache so far by this rank (for the progress bar; not waiting on
+        the writes)."""
+        return {name: getattr(self.views, name) + self.loader_views[name] for name in ("generated", "cached")}
+
     @contextmanager
     def timed(self, name: str):
         start = perf_counter()
@@ -83,8 +88,8 @@ class SpatialQAModule(ViewStageModule):
             else:
                 answers = self.backbone.score(batch.pictures, batch.prompts, samples)
         rows = []
-        for sample, view, prompt, answer, (_, scene) in zip(samples, batch.views, batch.prompts, answers,
-                                                             batch.priors, strict=True):
+        for sample, view, prompt, answer, (text, scene) in zip(samples, batch.views, batch.prompts, answers,
+                                                                batch.priors, strict=True):
             label = sample.answer if choice else sample.label
             prediction = answer["prediction"]
             row = {
@@ -97,8 +102,8 @@ class SpatialQAModule(ViewStageModule):
                 "prompt": prompt, "model_input": answer["model_input"],
                 "views": [asdict(p) for p, _ in view], **self.setting,
             }
-            if scene is not None:
-                row["prior"] = scene  # the 3D objects behind the prior's text (the text is in the prompt)
+            if scene is not None:  # the prior's text (also inside the prompt) and the 3D objects behind it
+                row.update(prior_text=text, prior_scene=scene)
             if choice:
                 row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
             rows.append(row)

@@ -20,13 +20,21 @@ from zerovlm.predict import ViewStageModule
 from zerovlm.stitch import Layout
 from zerovlm.views import ORIGIN, ViewMaker
 
+# the pictures the view stages keep (inputs/): unlabelled, samples.png names each view under its tile
+COMPARE_LAYOUT = Layout("grid", 128, 4)
+
+
+def render_layout(layout: Layout) -> Layout:
+    """A render job's views in a grid of the configured layout's cells."""
+    return Layout("grid", layout.cell_size, layout.gap, layout.background)
+
 
 class RenderViewsModule(ViewStageModule):
     """Views (and, with a prior configured, the 3D priors) of every sample, into their caches."""
 
     def __init__(self, views: ViewMaker, layout: Layout, prior=None) -> None:
         super().__init__(views, prior)
-        self.layout = Layout("grid", layout.cell_size, layout.gap, layout.background, labels=True)
+        self.layout = render_layout(layout)
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         with self.timed("views"):
@@ -36,8 +44,8 @@ class RenderViewsModule(ViewStageModule):
         if self.prior is not None:
             with self.timed("prior"):
                 for row, sample in zip(rows, batch, strict=True):
-                    row["prior"] = self.prior.scene(sample)
-        pictures = [self.layout.stitch([im for _, im in v], [p.name for p, _ in v]) for v in views]
+                    row["prior_scene"] = self.prior.scene(sample)
+        pictures = [self.layout.stitch([im for _, im in v]) for v in views]  # samples.png names the views
         return {"rows": rows, "pictures": pictures}
 
 
@@ -52,7 +60,7 @@ class OracleGapModule(ViewStageModule):
     def __init__(self, views: ViewMaker) -> None:
         super().__init__(views)
         self.oracle = OracleRenderer()
-        self.layout = Layout("grid", 128, 4, labels=True, label_height=14)
+        self.layout = COMPARE_LAYOUT
 
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         with self.timed("views"):
@@ -70,8 +78,7 @@ class OracleGapModule(ViewStageModule):
                              "pose": asdict(pose), "psnr": psnr(a, b),
                              "mae": float(np.mean(np.abs(a.astype(int) - b.astype(int))) / 255)})
             # generated views above the true ones (a 2 x 3 grid for left, right, random)
-            labels = [f"{p.name} generated" for p, _ in generated] + [f"{p.name} true" for p, _ in generated]
-            pictures.append(self.layout.stitch(resized + truth, labels) if generated else None)
+            pictures.append(self.layout.stitch(resized + truth) if generated else None)
         return {"rows": rows, "pictures": pictures}
 
 
