@@ -16,8 +16,11 @@ import pytest
 from zerovlm.hf_classes import torchvision_error
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_VSR = ROOT.parent / "shared" / "data" / "vsr"  # the real VSR annotation files, beside the clone
-needs_vsr = pytest.mark.skipif(not SHARED_VSR.is_dir(), reason=f"no VSR annotation files at {SHARED_VSR}")
+# the real VSR annotation files (random/ and zeroshot/, each train/dev/test.jsonl): beside the clone, or where
+# $ZEROVLM_VSR_DIR says
+SHARED_VSR = Path(os.environ.get("ZEROVLM_VSR_DIR") or ROOT.parent / "shared" / "data" / "vsr")
+needs_vsr = pytest.mark.skipif(not SHARED_VSR.is_dir(), reason=f"no VSR annotation files at {SHARED_VSR} (set "
+                               "ZEROVLM_VSR_DIR to VSR's data/splits folder)")
 SESSION_CACHE = Path(tempfile.mkdtemp(prefix="zerovlm-test-cache-"))
 os.environ.update(HF_HUB_OFFLINE="1", WANDB_MODE="offline", ZEROVLM_CACHE=str(SESSION_CACHE),
                   TOKENIZERS_PARALLELISM="false", WANDB_SILENT="true")
@@ -109,7 +112,7 @@ def whatsup_dir(tmp_path_factory) -> Path:
 def coco_dir(tmp_path_factory) -> Path:
     """Placeholder COCO 2017 images for the first records of every VSR test split (train2017/ and val2017/)."""
     if not SHARED_VSR.is_dir():
-        pytest.skip(f"no VSR annotation files at {SHARED_VSR}")
+        pytest.skip(f"no VSR annotation files at {SHARED_VSR} (set ZEROVLM_VSR_DIR to VSR's data/splits folder)")
     root = tmp_path_factory.mktemp("coco")
     for variant in ("random", "zeroshot"):
         for split in ("dev", "test"):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import SESSION_CACHE, SHARED_VSR, needs_vsr
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
@@ -108,6 +110,23 @@ def test_print_config_imports_no_torch():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "_target_: zerovlm.data.synthetic.SyntheticDataset" in proc.stdout
+
+
+def test_the_resolved_config_prints_before_any_job_exists():
+    proc = subprocess.run([sys.executable, "-m", "zerovlm", "--cfg", "job", "--resolve", "logger=wandb"],
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "ZEROVLM_CACHE": "/x/cache"})
+    assert proc.returncode == 0, proc.stderr
+    printed = yaml.safe_load(proc.stdout)
+    assert printed["paths"]["output_dir"] is None  # Hydra names the job directory when the job starts
+    assert printed["paths"]["cache_dir"] == "/x/cache/views" and "${" not in proc.stdout
+
+
+def test_a_job_directory_that_cannot_be_written_is_named_with_the_setting(tmp_path):
+    (tmp_path / "zerovlm.log").mkdir()  # the job's log cannot be opened there
+    proc = subprocess.run([sys.executable, "-m", "zerovlm", f"hydra.run.dir={tmp_path}"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode != 0
+    assert f"{tmp_path}/zerovlm.log cannot be written (Is a directory): set hydra.run.dir" in proc.stderr
 
 
 def test_any_list_of_poses_from_the_command_line():

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SHARED_VSR, read_jsonl, run_cli
+from conftest import SHARED_VSR, needs_vsr, read_jsonl, run_cli
 from PIL import Image
 from test_wandb import logged_table, read_offline_run
 
@@ -39,7 +39,16 @@ def test_default_run_with_wandb_offline(tmp_path):
     run_dir = tmp_path / "run"
     proc = run_cli(f"hydra.run.dir={run_dir}", "logger=wandb", *SMALL)
     rows, metrics = _job_outputs(run_dir, N_SMALL)
-    assert "its answers are at chance" in proc.stderr + proc.stdout
+    console = proc.stderr + proc.stdout
+    assert "its answers are at chance" in console
+    # the libraries' start-up lines are kept out; the job's progress and its one final line are there
+    for noise in ("GPU available", "TPU available", "litlogger", "LeafSpec", "Loading weights", "anonymous setting",
+                  "srun", "Run summary"):
+        assert noise not in console, noise
+    assert "evaluate: 100%" in console
+    (final,) = [line for line in console.splitlines() if "][zerovlm.run][INFO] - accuracy " in line]
+    assert f"n={N_SMALL}, majority baseline" in final and "unparsed 0, skipped 0; views generated 0, cached 0" in final
+    assert f"outputs in {run_dir}" in final
     assert metrics["tiny_random_backbone"] is True and metrics["world_size"] == 1
     assert metrics["setting"] == {"stage": "evaluate", "dataset": "synthetic", "view_set": "origin",
                                   "generator": "oracle", "layout": "grid", "prompt_name": "view",
@@ -89,6 +98,13 @@ def test_two_by_two_multirun_shares_one_sweep_directory_and_the_view_cache(tmp_p
     assert left_view["prompt"].startswith("This is a 3D single-view image generated from the original image.")
     assert "| job | views | prompt |" in proc.stdout and f"Sweep directory: {sweep.resolve()}" in proc.stdout
     assert len((sweep / "report.csv").read_text().splitlines()) == 5
+    # the console: a progress bar per job named k of N (views/s where views are shown), and one line per job
+    console = proc.stdout + proc.stderr
+    assert all(f"job {k}/4 evaluate: 100%" in console for k in (1, 2, 3, 4))
+    assert "views/s=" not in console.split("job 3/4 evaluate")[0] and "views/s=" in console  # only with views
+    finals = [line for line in console.splitlines() if "][zerovlm.run][INFO] - job " in line]
+    assert [line.split(" - ")[1].split(":")[0] for line in finals] == ["job 1/4", "job 2/4", "job 3/4", "job 4/4"]
+    assert all(f"n={N_SMALL}, majority baseline" in line and f"outputs in {sweep}/" in line for line in finals)
     # each job against the job with views=origin prompt=plain, and both pictures
     assert "| 0 | origin | plain |" in proc.stdout and "| baseline |" in proc.stdout and "(job 0) |" in proc.stdout
     for picture in ("report.png", "report_paired.png"):
@@ -154,7 +170,7 @@ def test_generate_scoring_end_to_end(tmp_path):
         assert im.size == (520, 520)  # 2 x 2 grid of 256 px cells, 8 px apart
 
 
-@pytest.mark.skipif(not SHARED_VSR.is_dir(), reason="no VSR annotation files")
+@needs_vsr
 @pytest.mark.parametrize("task", ["original", "zerovlm"])
 def test_vsr_run_with_placeholder_images(tmp_path, coco_dir, task):
     run_cli(f"hydra.run.dir={tmp_path}", "dataset=vsr_random", f"paths.vsr_splits_dir={SHARED_VSR}",
@@ -280,7 +296,8 @@ def test_spatialpin_prior_in_the_prompt_rendered_once_then_read_from_the_cache(t
     assert first["prompt"].startswith("3D information about the objects, estimated from the image.")
     assert first["prompt"].endswith(f'Is the following statement about the image true? "{first["statement"]}" '
                                     "Answer yes or no.")
-    assert "Obj 1 (" in first["model_input"] and first["prior"]["kind"] == "metric"
+    assert "Obj 1 (" in first["model_input"] and first["prior_scene"]["kind"] == "metric"
+    assert first["prior"] == "spatialpin_oracle" and first["prior_text"] in first["prompt"]
     swapped = [r for r in rows if r["negative_type"] == "object_swap"]
     assert swapped and all("not found in the image" in r["prompt"] for r in swapped)
 
@@ -311,6 +328,11 @@ def test_a_crashed_job_resumed_in_its_directory_equals_an_uninterrupted_one(tmp_
     proc = subprocess.run([sys.executable, "-m", "zerovlm", f"hydra.run.dir={crashed}", "prompt=plain", *odd],
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode != 0 and "made by another setting than this job's" in proc.stderr
+    assert "(prompt=view there, plain now)" in proc.stderr  # which option differs
+    fewer = ["dataset.limit=6" if arg == "dataset.limit=7" else arg for arg in odd]
+    proc = subprocess.run([sys.executable, "-m", "zerovlm", f"hydra.run.dir={crashed}", *fewer],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode != 0 and "(dataset.limit=7 there, 6 now)" in proc.stderr  # which key differs
 
 
 def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_dir):
@@ -319,7 +341,7 @@ def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_
 
     data = tmp_path / "release"
     shutil.copytree(whatsup_dir, data)
-    (data / "controlled_images" / "mug_under_plate.jpeg").unlink()  # the 2nd record: rank 1's sample
+    (data / "controlled_images" / "mug_under_plate.jpeg").write_bytes(b"cut short")  # the 2nd: rank 1's sample
     start = time.monotonic()
     proc = subprocess.run(
         [sys.executable, "-m", "zerovlm", f"hydra.run.dir={tmp_path / 'run'}", "dataset=whatsup_a",
@@ -329,10 +351,10 @@ def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_
         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent, timeout=240)
     assert proc.returncode != 0
     assert time.monotonic() - start < 120
-    assert "mug_under_plate.jpeg does not exist" in proc.stderr + proc.stdout
+    assert "mug_under_plate.jpeg exists but cannot be decoded" in proc.stderr + proc.stdout
     assert not (tmp_path / "run" / "metrics.json").exists()
     log = (tmp_path / "run" / "zerovlm.log").read_text()  # the failing rank's error, in the job's own log
-    assert "the job failed on rank 1" in log and "mug_under_plate.jpeg does not exist" in log
+    assert "the job failed on rank 1" in log and "mug_under_plate.jpeg exists but cannot be decoded" in log
 
 
 def test_submitit_local_with_several_tasks_is_refused_not_hung():

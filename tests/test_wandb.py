@@ -20,7 +20,7 @@ from PIL import Image
 
 from zerovlm.wandb_report import flat_config, log_sweep_summary, log_to_wandb, run_name, run_tags
 
-LOGGER = {"_target_": "lightning.pytorch.loggers.WandbLogger", "project": "zerovlm", "offline": True,
+LOGGER = {"_target_": "zerovlm.wandb_report.WandbLogger", "project": "zerovlm", "offline": True,
           "save_dir": "/nonexistent/not/used", "log_model": False}
 SETTING = {"stage": "evaluate", "dataset": "synthetic", "view_set": "left", "generator": "oracle", "seed": 0,
            "prior": None, "layout": "grid", "prompt_name": "view", "backbone": "tiny_llava", "scoring": "likelihood"}

@@ -234,7 +234,7 @@ class TrainerConfig:
     num_nodes: int = 1
     strategy: str = "auto"
     precision: Any = "32-true"
-    enable_progress_bar: bool = False
+    enable_progress_bar: bool = True  # "job 3/8 evaluate" with samples/s and views/s (console.JobProgressBar)
     enable_model_summary: bool = False
     enable_checkpointing: bool = False
     logger: bool = False
@@ -242,7 +242,7 @@ class TrainerConfig:
 
 @dataclass
 class PathsConfig:
-    output_dir: str = MISSING  # the Hydra job directory
+    output_dir: str | None = MISSING  # the Hydra job directory (null in `zerovlm --cfg job --resolve`: no job yet)
     cache_root: str = MISSING  # $ZEROVLM_CACHE, else .cache/zerovlm in the working directory
     cache_dir: str = MISSING  # generated views, content-addressed
     model_dir: str = MISSING  # tiny random models written on first use

@@ -65,15 +65,20 @@ def device_count(accelerator: str, devices) -> int:
     return int(devices)
 
 
-def build_trainer(trainer_cfg, job_dir: str | Path, callbacks: list):
-    """Instantiate the configured Trainer; multi-process `auto`/`ddp` becomes JobDDPStrategy."""
+def build_trainer(trainer_cfg, job_dir: str | Path, callbacks: list, description: str = "predict"):
+    """Instantiate the configured Trainer; multi-process `auto`/`ddp` becomes JobDDPStrategy. Its progress bar
+    (unless trainer.enable_progress_bar=false) is described as `description`."""
     from hydra.utils import instantiate
+
+    from zerovlm.progress import JobProgressBar
 
     strategy = trainer_cfg.get("strategy", "auto")
     processes = device_count(trainer_cfg.get("accelerator", "auto"), trainer_cfg.get("devices", 1))
     if strategy in ("auto", "ddp") and processes * int(trainer_cfg.get("num_nodes", 1)) > 1:
         strategy = JobDDPStrategy(job_dir)
     # the sampler deals whole images to the ranks itself (batching.py)
+    if trainer_cfg.get("enable_progress_bar", True):
+        callbacks = [*callbacks, JobProgressBar(description)]
     return instantiate(trainer_cfg, strategy=strategy, callbacks=callbacks, default_root_dir=str(job_dir),
                        use_distributed_sampler=False)
 

@@ -17,12 +17,14 @@ import csv
 import io
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
 import yaml
 from hydra.experimental.callback import Callback
 
+from zerovlm.console import SWEEP_SIZE, sweep_size
 from zerovlm.paired import DEFAULT_BASELINE, compare, compare_sweep, describe, parse_baseline
 from zerovlm.published import published_rows
 
@@ -311,6 +313,11 @@ class SweepReportCallback(Callback):
 
     def on_multirun_start(self, config, **kwargs) -> None:
         _UNREPORTED[:] = [(str(config.hydra.sweep.dir), config.get("logger"))]
+        size = sweep_size(config)  # for "job 3/8" in each job's progress bar and final line
+        if size is None:
+            os.environ.pop(SWEEP_SIZE, None)
+        else:
+            os.environ[SWEEP_SIZE] = str(size)
 
     def on_multirun_end(self, config, **kwargs) -> None:
         _UNREPORTED.clear()

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 
 from zerovlm.batching import GroupedSampler, Remaining
 from zerovlm.cache import ViewCache
+from zerovlm.console import job_label, quiet_libraries
 from zerovlm.distributed import build_trainer, clean_job_environment, device_count
 from zerovlm.files import check_writable
 from zerovlm.metrics import compute_metrics
@@ -27,7 +28,7 @@ from zerovlm.predict import SpatialQAModule
 from zerovlm.prompts import PromptBuilder
 from zerovlm.report import with_interval
 from zerovlm.stitch import Layout
-from zerovlm.view_stages import OracleGapModule, RenderViewsModule, view_gap_metrics
+from zerovlm.view_stages import COMPARE_LAYOUT, OracleGapModule, RenderViewsModule, render_layout, view_gap_metrics
 from zerovlm.views import ORIGIN, ViewMaker
 from zerovlm.visualize import samples_png
 from zerovlm.wandb_report import log_to_wandb, run_name
@@ -42,6 +43,7 @@ CHANCE_NOTE = "tiny random backbone: its answers are at chance; these numbers te
 # Lightning adds console handlers of its own on import; without them Hydra's handlers print and file its records.
 for _name in ("lightning", "lightning.pytorch", "lightning.fabric"):
     logging.getLogger(_name).handlers.clear()
+quiet_libraries()
 
 
 def run_job(cfg: DictConfig) -> float | None:
@@ -62,7 +64,7 @@ def run_job(cfg: DictConfig) -> float | None:
     (output_dir / "error.json").unlink(missing_ok=True)  # a resumed job's earlier failure
     try:
         with clean_job_environment():
-            metrics = evaluate(resolved, output_dir)
+            metrics = evaluate(resolved, output_dir, job_label(hydra_cfg))
     except BaseException as error:  # the job's own log holds the traceback; the sweep's table names the error
         log.exception("%s: the job failed on rank %s", output_dir, process_rank())
         record_failure(output_dir, error)
@@ -100,8 +102,9 @@ def record_failure(output_dir: Path, error: BaseException) -> None:
                                                       indent=1) + "\n")
 
 
-def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
-    """Run the job's stage on this rank; rank 0 returns the metrics, other ranks None."""
+def evaluate(cfg: DictConfig, output_dir: str | Path, job: str = "") -> dict | None:
+    """Run the job's stage on this rank; rank 0 returns the metrics, other ranks None. `job` ("job 3/8" in a
+    sweep) begins the progress bar and the final line."""
     if cfg.stage not in STAGES:
         raise ValueError(f"stage={cfg.stage!r}: choose one of {', '.join(STAGES)}")
     output_dir = Path(output_dir)
@@ -111,10 +114,12 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
     if any(p.get("name") != ORIGIN for p in cfg.views.poses) or cfg.stage != "evaluate":
         check_writable(cfg.paths.cache_dir, "paths.cache_root (or $ZEROVLM_CACHE)")
     dataset = instantiate(cfg.dataset)
+    if hasattr(dataset, "check_images"):  # missing images fail now, not after the models have loaded
+        dataset.check_images()
     key = "sample" if cfg.stage == "compare_views" else "id"  # compare_views has a row per view
     remaining, done, partial = resume(cfg, output_dir, dataset, key)
-    trainer = build_trainer(cfg.trainer, output_dir, callbacks=[ShardedPredictionWriter(output_dir,
-                                                                                        cfg.num_sample_images)])
+    trainer = build_trainer(cfg.trainer, output_dir, [ShardedPredictionWriter(output_dir, cfg.num_sample_images)],
+                            description=f"{job} {cfg.stage}".strip())
     setting, workers = stage_setting(cfg), loader_workers(cfg)
     if len(remaining):  # a finished job (a resumed sweep) loads no model
         views = ViewMaker(cfg.views.poses, instantiate(cfg.generator), ViewCache(cfg.paths.cache_dir),
@@ -129,7 +134,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         trainer.predict(module, dataloaders=loader, return_predictions=False)
     else:
         setup_seconds = perf_counter() - start
-        log.info("%s: every sample is scored already (%d): nothing to run", output_dir, len(done))
+        log.info("%s: every sample is scored already (%d): nothing to run", job or output_dir, len(done))
     if rank_zero_only.rank != 0:
         return None
 
@@ -150,6 +155,7 @@ def evaluate(cfg: DictConfig, output_dir: str | Path) -> dict | None:
         "num_workers": workers,
     }
     write_outputs(cfg, output_dir, rows, metrics)
+    log.info(final_line(metrics, output_dir, job))
     return metrics
 
 
@@ -207,32 +213,46 @@ def resume(cfg: DictConfig, output_dir: Path, dataset, key: str) -> tuple[Remain
     return remaining, done, partial
 
 
+def picture_layout(cfg: DictConfig) -> Layout:
+    """The layout that stitched the job's kept inputs (samples.png cuts them back into views)."""
+    if cfg.stage == "compare_views":
+        return COMPARE_LAYOUT
+    layout = Layout(**cfg.layout)
+    return layout if cfg.stage == "evaluate" else render_layout(layout)
+
+
 def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: dict) -> None:
     with open(output_dir / "predictions.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     note = CHANCE_NOTE if metrics["tiny_random_backbone"] else None
-    samples_png(rows, output_dir / "inputs", output_dir / "samples.png", note)
+    samples_png(rows, output_dir / "inputs", output_dir / "samples.png", picture_layout(cfg), note,
+                metrics["setting"])
     if cfg.get("logger") is not None:
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir)
-    views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
-    if metrics["views_corrupt_remade"]:
-        views += f" ({metrics['views_corrupt_remade']} corrupt in the cache, made again)"
     skipped = sum(metrics["skipped"].values())
     if skipped:  # never only in metrics.json
         what = ", ".join(f"{k} {v}" for k, v in sorted(metrics["skipped"].items()))
         log.warning("%s: %d samples of the dataset were skipped (%s) and %d scored%s", output_dir, skipped, what,
                     len(rows), ": MOST OF THE DATA WAS SKIPPED, check the dataset's paths" if skipped > len(rows)
                     else "")
+
+
+def final_line(metrics: dict, output_dir: Path, job: str = "") -> str:
+    """The job's result in one line: the score with its interval and n, what was not scored, the views, where the
+    outputs are (and that a tiny random backbone answers at chance)."""
+    views = f"views generated {metrics['views_generated']}, cached {metrics['views_cached']}"
+    if metrics["views_corrupt_remade"]:
+        views += f" ({metrics['views_corrupt_remade']} corrupt in the cache, made again)"
     if "accuracy" in metrics:
-        splits = ", ".join(f"{k} {with_interval(m)} (n={m['n']})" for k, m in metrics["splits"].items())
         baseline = "chance" if "chance" in metrics else "majority"
-        log.info("%s: accuracy %s (95 %% interval, %s; n=%d, %s baseline %.3f; %s); unparsed %d, skipped %d; %s%s",
-                 output_dir, with_interval(metrics), metrics["interval"]["method"], metrics["n"], baseline,
-                 metrics[baseline], splits, metrics["unparsed"], skipped, views,
-                 f" [{note}]" if note else "")
+        score = (f"accuracy {with_interval(metrics)} (95 % interval, {metrics['interval']['method']}), "
+                 f"n={metrics['n']}, {baseline} baseline {metrics[baseline]:.3f}; unparsed {metrics['unparsed']}, "
+                 f"skipped {sum(metrics['skipped'].values())}")
     elif "psnr" in metrics:
-        log.info("%s: generated vs true views: PSNR %.2f dB, MAE %.4f over %d views; %s", output_dir,
-                 metrics["psnr"], metrics["mae"], metrics["n"], views)
+        score = (f"generated vs true views: PSNR {metrics['psnr']:.2f} dB, MAE {metrics['mae']:.4f} "
+                 f"over {metrics['n']} views")
     else:
-        log.info("%s: %d samples rendered; %s", output_dir, metrics["n"], views)
+        score = f"{metrics['n']} samples rendered"
+    note = f" [{CHANCE_NOTE}]" if metrics.get("tiny_random_backbone") else ""
+    return f"{job + ': ' if job else ''}{score}; {views}; outputs in {output_dir}{note}"

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hydra.utils import instantiate
+from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from omegaconf import OmegaConf
 
 from zerovlm.visualize import input_picture
@@ -34,6 +35,20 @@ PREDICTION_COLUMNS = ["id", "split", "statement", "label", "prediction", "p_yes"
                       "negative_type", "category", "options", "prompt"]
 OUTPUT_FILES = ("metrics.json", "predictions.jsonl", "config.yaml")
 MAX_TAG = 64  # W&B refuses longer tags
+
+
+class WandbLogger(LightningWandbLogger):
+    """Lightning's WandbLogger (conf/logger/wandb.yaml), quiet on the console (W&B's `quiet` setting: no run
+    history and summary after every job; the job's own line says what it scored) and without the `anonymous=None`
+    it always passes to wandb.init, which W&B answers on every run with "The anonymous setting has no effect"."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        import wandb
+
+        kwargs.setdefault("settings", wandb.Settings(quiet=True))
+        super().__init__(*args, **kwargs)
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
 
 
 def summary_metrics(metrics: dict) -> dict:
