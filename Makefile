@@ -15,7 +15,7 @@ else
 TORCH_TORCHVISION ?= torch==2.14.1 torchvision==0.29.1
 endif
 OFFLINE := HF_HUB_OFFLINE=1 WANDB_MODE=offline
-TORCHVISION_TESTS := $(OFFLINE) ZEROVLM_REQUIRE_TORCHVISION=1 $(TV_BIN)/python -m pytest -m torchvision -rs
+TORCHVISION_TESTS := $(OFFLINE) ZEROVLM_REQUIRE_TORCHVISION=1 $(TV_BIN)/python -m pytest -m torchvision
 
 .PHONY: install install-torchvision install-slurm run test test-fast test-torchvision test-slurm bench lint clean
 
@@ -43,7 +43,7 @@ run: install
 # Everything: the suite in .venv, then the tests that need torchvision in .venv-torchvision.
 # The suite runs on every core (pytest-xdist): most of it is end-to-end runs through the console script.
 test: install install-torchvision
-	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slurm" -rs
+	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slurm"
 	$(TORCHVISION_TESTS)
 
 test-fast: install
