@@ -7,6 +7,7 @@ received them (one image, or a list of them for layout=separate).
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -15,10 +16,26 @@ from time import perf_counter
 import lightning.pytorch as pl
 import torch
 
+from zerovlm.backbones.answers import parse_choice
 from zerovlm.collate import Batch, PrepareBatch
+from zerovlm.data.choice import CHOICE_FIELDS
 from zerovlm.prompts import PromptBuilder
 from zerovlm.stitch import Layout
 from zerovlm.views import ViewMaker
+
+
+def no_silent_stop(step):
+    """A StopIteration escaping a step (from a library's exhausted iterator) would end Lightning's predict loop as
+    if the data had run out, leaving samples unscored without an error: raise it as the error it is."""
+    @functools.wraps(step)
+    def checked(self, batch, batch_idx: int = 0):
+        try:
+            return step(self, batch, batch_idx)
+        except StopIteration as error:
+            raise RuntimeError(f"{type(self).__name__}.predict_step raised StopIteration on batch {batch_idx} "
+                               f"(samples {[s.id for s in batch][:4]}...)") from error
+
+    return checked
 
 
 class ViewStageModule(pl.LightningModule):
@@ -66,11 +83,13 @@ class SpatialQAModule(ViewStageModule):
         super().__init__(views, prior)
         self.layout, self.prompt, self.backbone = layout, prompt, backbone
         self.setting = setting  # names of the options that produced every row (view set, prompt, ...)
-        self.prepare = PrepareBatch(views, layout, prompt, getattr(backbone, "inputs", None), prior is not None)
+        self.prepare = PrepareBatch(views, layout, prompt, getattr(backbone, "inputs", None), prior is not None,
+                                    generate=getattr(backbone, "scoring", None) == "generate")
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx: int):
         return batch  # the backbone moves its prepared tensors itself (non-blocking, from pinned memory)
 
+    @no_silent_stop
     def predict_step(self, batch: Batch, batch_idx: int = 0) -> dict:
         if not isinstance(batch, Batch):  # a plain list of samples (called directly)
             batch = self.prepare(list(batch))
@@ -78,15 +97,18 @@ class SpatialQAModule(ViewStageModule):
         self.prepare.finish(batch, self.views, self.prior)
         for name, seconds in batch.seconds.items():
             self.seconds[name] += seconds
-        samples, options = batch.samples, batch.options()
-        choice = options is not None
+        samples, choices = batch.samples, batch.choices
+        choice = samples[0].options is not None  # caption choice or a multiple-choice question
         with self.timed("backbone"):
             if batch.inputs is not None:
-                answers = self.backbone.answer_prepared(batch.inputs, batch.pictures, batch.prompts, options)
-            elif choice:
-                answers = self.backbone.choose(batch.pictures, batch.prompts, options)
+                answers = self.backbone.answer_prepared(batch.inputs, batch.pictures, batch.prompts, choices)
+            elif choices is not None:
+                answers = self.backbone.choose(batch.pictures, batch.prompts, choices)
             else:
                 answers = self.backbone.score(batch.pictures, batch.prompts, samples)
+        if choice and choices is None:  # generated answers to multiple-choice questions: read for the option
+            answers = [{**a, "prediction": parse_choice(a["raw"], s.options), "scores": None}
+                       for a, s in zip(answers, samples, strict=True)]
         rows = []
         for sample, view, prompt, answer, (text, scene) in zip(samples, batch.views, batch.prompts, answers,
                                                                 batch.priors, strict=True):
@@ -106,5 +128,9 @@ class SpatialQAModule(ViewStageModule):
                 row.update(prior_text=text, prior_scene=scene)
             if choice:
                 row.update(options=sample.options, scores=answer["scores"], pair=sample.meta.get("pair"))
+            if sample.question is not None:  # what the benchmark's own scoring reads (metrics.choice_metrics)
+                row.update(question=sample.question,
+                           answered_by="generated text" if choices is None else self.prompt.choice_answer,
+                           **{k: sample.meta[k] for k in CHOICE_FIELDS if k in sample.meta})
             rows.append(row)
         return {"rows": rows, "pictures": batch.pictures}

@@ -16,7 +16,7 @@ from PIL import Image
 from zerovlm.data.sample import Sample
 from zerovlm.generators.base import ViewRequest
 from zerovlm.generators.oracle import OracleRenderer
-from zerovlm.predict import ViewStageModule
+from zerovlm.predict import ViewStageModule, no_silent_stop
 from zerovlm.stitch import Layout
 from zerovlm.views import ORIGIN, ViewMaker
 
@@ -36,6 +36,7 @@ class RenderViewsModule(ViewStageModule):
         super().__init__(views, prior)
         self.layout = render_layout(layout)
 
+    @no_silent_stop
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         with self.timed("views"):
             views = self.views.batch(batch)
@@ -62,6 +63,7 @@ class OracleGapModule(ViewStageModule):
         self.oracle = OracleRenderer()
         self.layout = COMPARE_LAYOUT
 
+    @no_silent_stop
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
         with self.timed("views"):
             views = self.views.batch(batch)

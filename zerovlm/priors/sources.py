@@ -83,6 +83,8 @@ class ZeroShotDetector:
 
     def boxes(self, image: Image.Image, names: list[str]) -> dict[str, tuple[int, int, int, int] | None]:
         found: dict[str, tuple[float, tuple[int, int, int, int]]] = {}
+        if not names:  # a question that names no object (BLINK's camera motion, CV-Bench's counts)
+            return {}
         for hit in self.pipe(image, candidate_labels=names, threshold=self.threshold):
             box = hit["box"]
             if hit["label"] not in found or hit["score"] > found[hit["label"]][0]:
