@@ -37,6 +37,9 @@ def setting(config: dict) -> dict:
 
 
 def _option(value) -> str:
+    """A group's option as the command line names it (a group left empty, prior=none, is null in the config)."""
+    if value is None:
+        return "none"
     return str(value.get("name")) if isinstance(value, dict) else str(value)
 
 

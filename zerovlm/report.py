@@ -190,8 +190,8 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
     configs = {job: _config(job) for job in jobs}
     finished = [job for job in jobs if (job / "metrics.json").exists()]
     paired = compare_sweep({job: configs[job] for job in finished}, parse_baseline(baseline))
-    varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)
-               if len({c.get(g) for c in choices.values()}) > 1]
+    varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)  # not a group's own defaults
+               if "@" not in g and len({c.get(g) for c in choices.values()}) > 1]  # (prior_wording@prior.templates)
     options = {}
     for job in jobs:
         options[job] = _overrides(job)
@@ -217,6 +217,10 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         for extra in ("pair_accuracy", "set_accuracy"):  # What'sUp's caption choice
             if metrics.get(extra) is not None:
                 row[extra.replace("_accuracy", " acc")] = f"{metrics[extra]:.3f}"
+        if "circular" in metrics:  # CircularEval (3DSRBench's, or dataset.circular=true)
+            row["circular acc"] = f"{metrics['circular']['accuracy']:.3f} (n={metrics['circular']['n']})"
+        if metrics.get("cv_bench_accuracy") is not None:  # the card's combined score
+            row["CV-Bench score"] = f"{metrics['cv_bench_accuracy']:.3f}"
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
         row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
@@ -224,7 +228,8 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         row.update(paper_cells)
         rows.append(row)
         points.append(_point(row, metrics, paper, paired.get(job, {}).get("comparison")))
-    extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc") if any(c in r for r in rows)]
+    extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc", "circular acc", "CV-Bench score")
+              if any(c in r for r in rows)]
     compared = [c for c in ("vs baseline", "p (Holm)", *PAPER_COLUMNS) if any(c in r for r in rows)]
     status = ["status"] if any(r["status"] != "ok" for r in rows) else []
     columns = ["job", *keys, *status, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras,
@@ -237,6 +242,20 @@ def markdown(columns: list[str], rows: list[dict]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
+
+
+def tables(columns: list[str], rows: list[dict]) -> str:
+    """One table, or where jobs ran on several datasets a table per dataset (in the sweep's order), each with the
+    columns that have a value in it (a benchmark without a dev split has no dev column)."""
+    datasets = list(dict.fromkeys(r.get("dataset", "") for r in rows))
+    if "dataset" not in columns or len(datasets) < 2:
+        return markdown(columns, rows)
+    parts = []
+    for name in datasets:
+        part = [r for r in rows if r.get("dataset", "") == name]
+        shown = [c for c in columns if c != "dataset" and any(str(r.get(c, "")) != "" for r in part)]
+        parts.append(f"### dataset={name}\n\n{markdown(shown, part)}")
+    return "\n".join(parts)
 
 
 def paired_note(baseline: str, refused: list[str]) -> str:
@@ -259,7 +278,7 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     options = [c for c in columns[1:columns.index("n")] if c != "status"]
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
-    text = head + markdown([c for c in columns if c not in fixed], rows)
+    text = head + tables([c for c in columns if c not in fixed], rows)
     failed = sum(r["status"] != "ok" for r in rows)
     text += f"\n{failed} of {len(rows)} jobs failed or left no result: see their zerovlm.log.\n" if failed else ""
     text += f"\n{interval_note(methods)}\n" if methods else ""
@@ -277,13 +296,13 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
 
-_UNREPORTED: list[tuple] = []  # (sweep directory, logger config) this process launched, until reported
+_UNREPORTED: list[tuple] = []  # (sweep directory, logger config, baseline) this process launched, until reported
 
 
-def print_report(sweep_dir: str | Path, logger_cfg=None) -> None:
+def print_report(sweep_dir: str | Path, logger_cfg=None, baseline: str = DEFAULT_BASELINE) -> None:
     """Print and write the sweep's report; with a logger configured, also as the sweep's W&B "summary" run."""
     try:
-        print("\n" + write_report(sweep_dir), flush=True)
+        print("\n" + write_report(sweep_dir, baseline), flush=True)
         if logger_cfg is not None:
             from zerovlm.wandb_report import log_sweep_summary
 
@@ -309,10 +328,14 @@ def report_folder(folder: str | Path, baseline: str = DEFAULT_BASELINE) -> str:
 class SweepReportCallback(Callback):
     """Prints the sweep's table when a multirun ends. When a job fails, Hydra ends the sweep with that job's error
     once every job has run, without calling on_multirun_end: the entry point then prints the table
-    (`report_unfinished_sweep`), failed jobs included, and the exit status stays non-zero."""
+    (`report_unfinished_sweep`), failed jobs included, and the exit status stays non-zero. Each job is compared
+    with its `baseline` job (`hydra.callbacks.report.baseline`, which an experiment preset may set)."""
+
+    def __init__(self, baseline: str = DEFAULT_BASELINE) -> None:
+        self.baseline = baseline
 
     def on_multirun_start(self, config, **kwargs) -> None:
-        _UNREPORTED[:] = [(str(config.hydra.sweep.dir), config.get("logger"))]
+        _UNREPORTED[:] = [(str(config.hydra.sweep.dir), config.get("logger"), self.baseline)]
         size = sweep_size(config)  # for "job 3/8" in each job's progress bar and final line
         if size is None:
             os.environ.pop(SWEEP_SIZE, None)
@@ -321,7 +344,7 @@ class SweepReportCallback(Callback):
 
     def on_multirun_end(self, config, **kwargs) -> None:
         _UNREPORTED.clear()
-        print_report(config.hydra.sweep.dir, config.get("logger"))
+        print_report(config.hydra.sweep.dir, config.get("logger"), self.baseline)
 
 
 def report_unfinished_sweep() -> None:
