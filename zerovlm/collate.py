@@ -27,6 +27,7 @@ class Batch:
     pictures: list | None = None  # per sample, what the backbone sees: one image, or a list (layout=separate)
     priors: list | None = None  # per sample, (the prior's text, its scene) or (None, None)
     prompts: list[str] | None = None
+    choices: list[list[str]] | None = None  # per sample, what the backbone scores as the answer (None: yes/no, text)
     inputs: object = None  # the backbone's prepared model input
     view_counts: Counter = field(default_factory=Counter)  # views generated / cached while preparing
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))  # the loader's as loader_<step>
@@ -42,20 +43,24 @@ class Batch:
             self.inputs = self.inputs.pin_memory()
         return self
 
-    def options(self) -> list[list[str]] | None:
-        return [s.options for s in self.samples] if self.samples[0].options is not None else None
 
 
 class PrepareBatch:
     """samples -> Batch, as far as the CPU can take it without a model."""
 
     def __init__(self, views: ViewMaker, layout: Layout, prompt: PromptBuilder, backbone_inputs=None,
-                 prior: bool = False) -> None:
+                 prior: bool = False, generate: bool = False) -> None:
         self.views = views.reader()
         self.layout, self.prompt, self.backbone_inputs, self.prior = layout, prompt, backbone_inputs, prior
+        self.generate = generate  # multiple-choice answers are then generated and read for a letter
+
+    def choices(self, samples: list[Sample]) -> list[list[str]] | None:
+        if samples[0].options is None or (self.generate and samples[0].question is not None):
+            return None
+        return [self.prompt.answers(s) for s in samples]
 
     def __call__(self, samples: list[Sample]) -> Batch:
-        batch = Batch(samples)
+        batch = Batch(samples, choices=self.choices(samples))
         start = perf_counter()
         self.views.generated = self.views.cached = self.views.corrupt = 0
         batch.views = self.views.batch(samples)
@@ -92,5 +97,5 @@ class PrepareBatch:
                                                                                 strict=True)])
         if batch.inputs is None and self.backbone_inputs is not None:
             batch.inputs = timed("inputs", lambda: self.backbone_inputs.prepare(batch.pictures, batch.prompts,
-                                                                                batch.options()))
+                                                                                batch.choices))
         return batch

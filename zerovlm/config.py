@@ -63,6 +63,18 @@ class WhatsUpDatasetConfig:
 
 
 @dataclass
+class WhatsUpSpatialDatasetConfig:
+    _target_: str = "zerovlm.data.whatsup_spatial.WhatsUpSpatialDataset"
+    name: str = MISSING
+    subset: str = MISSING  # coco_one | coco_two | gqa_one | gqa_two
+    data_dir: str | None = None  # the release's json files (and val2017/, vg_images/)
+    image_dir: str | None = None  # the images elsewhere: COCO val2017/ or Visual Genome's images
+    task: str = "original"  # original (two-way caption choice) | verify
+    on_missing: str = "error"
+    limit: int | None = None
+
+
+@dataclass
 class PoseConfig:
     """A camera pose relative to the input view, in Zero-1-to-3's convention (degrees, radius offset).
 
@@ -111,6 +123,10 @@ class PromptConfig:
     multi_item: str = "the {label} {position}"
     with_prior: str = "{prior}\n{question}"  # where a 3D prior's text goes (prior=spatialpin)
     choice_question: str = "Describe the image in one short sentence."  # caption choice: captions answer this
+    # multiple choice: {prompt} = the question with its options as the benchmark words it ({question} bare,
+    # {options} lettered); the answer scored is the option's letter or its text
+    multiple_choice: str = "{prompt}\nAnswer with the option's letter from the given choices directly."
+    choice_answer: str = "letter"  # letter | text
 
 
 @dataclass
@@ -251,6 +267,11 @@ class PathsConfig:
     coco_dir: str | None = None  # COCO 2017 images (VSR): train2017/ + val2017/ or merged
     vsr_splits_dir: str | None = None  # VSR's data/splits (random/ and zeroshot/); null: the Hugging Face hub
     whatsup_dir: str | None = None  # What'sUp release: the json files and the image folders
+    # the multiple-choice benchmarks: a local copy of each one's files; null: read from the Hugging Face hub's cache
+    cv_bench_dir: str | None = None  # nyu-visionx/CV-Bench: README.md, test_2d.parquet, test_3d.parquet
+    blink_dir: str | None = None  # BLINK-Benchmark/BLINK: README.md, <subtask>/val-*.parquet
+    threedsr_dir: str | None = None  # ccvl/3DSRBench: 3dsrbench_v1_vlmevalkit_circular.tsv
+    embspatial_dir: str | None = None  # Phineas476/EmbSpatial-Bench: embspatial_bench.json
 
 
 @dataclass
@@ -304,6 +325,7 @@ def register_configs() -> None:
     cs.store(group="schema/dataset", name="synthetic", node=SyntheticDatasetConfig)
     cs.store(group="schema/dataset", name="vsr", node=VSRDatasetConfig)
     cs.store(group="schema/dataset", name="whatsup", node=WhatsUpDatasetConfig)
+    cs.store(group="schema/dataset", name="whatsup_spatial", node=WhatsUpSpatialDatasetConfig)
     cs.store(group="schema/generator", name="oracle", node=OracleGeneratorConfig)
     cs.store(group="schema/generator", name="zero123", node=Zero123GeneratorConfig)
     cs.store(group="schema/backbone", name="hf", node=HFBackboneConfig)

@@ -51,7 +51,8 @@ def _by(rows: list[dict], key, with_interval: bool = False) -> dict:
 def pair_and_set_accuracy(rows: list[dict]) -> dict:
     by_pair: dict[str, dict[str, bool]] = defaultdict(dict)
     for r in rows:
-        by_pair[r["pair"]][r["relation"]] = r["correct"]
+        if r.get("pair") is not None:  # What'sUp's controlled subsets name the object pair; other sets have none
+            by_pair[r["pair"]][r["relation"]] = r["correct"]
     pairs = [(p[a], p[b]) for p in by_pair.values() for a, b in OPPOSITE_PAIRS if a in p and b in p]
     sets = [p for p in by_pair.values() if len(p) == 4]
     return {
@@ -102,7 +103,10 @@ def compute_metrics(rows: list[dict]) -> dict:
     }
     if any(r.get("category") for r in rows):
         metrics["categories"] = _by(rows, lambda r: r.get("category"))
-    if choice:
+    if choice and "question" in rows[0]:
+        metrics["task"] = "multiple_choice"
+        metrics.update(choice_metrics(rows))
+    elif choice:
         metrics["task"] = "caption_choice"
         metrics["ties"] = metrics["unparsed"]
         metrics.update(pair_and_set_accuracy(rows))
@@ -112,3 +116,49 @@ def compute_metrics(rows: list[dict]) -> dict:
         if threshold is not None:
             metrics["calibrated"] = threshold
     return metrics
+
+
+def circular_accuracy(rows: list[dict]) -> dict:
+    """CircularEval: the copies of a question (its `group`: its options rotated, or reordered by the benchmark)
+    count as one, right only when every copy is right; overall, per type and per category, the mean over groups
+    (3DSRBench's compute_3dsrbench_results_circular.py)."""
+    groups: dict[str, dict] = {}
+    for r in rows:
+        g = groups.setdefault(r["group"], {"correct": True, "category": r["category"], "type": r.get("type")})
+        g["correct"] = g["correct"] and r["correct"]
+
+    def mean(selected: list[dict]) -> dict:
+        return {"accuracy": sum(g["correct"] for g in selected) / len(selected), "n": len(selected)}
+
+    out = {**mean(list(groups.values())), "copies": len(rows)}
+    out["categories"] = {c: mean([g for g in groups.values() if g["category"] == c])
+                         for c in sorted({g["category"] for g in groups.values()})}
+    types = sorted({g["type"] for g in groups.values() if g["type"] is not None})
+    if types:
+        out["types"] = {t: mean([g for g in groups.values() if g["type"] == t]) for t in types}
+    return out
+
+
+def cv_bench_accuracy(rows: list[dict]) -> dict:
+    """CV-Bench's combined score, as its card defines it: ((accuracy on ADE20K + on COCO) / 2 + on Omni3D) / 2,
+    over the sources present (None when a 2D or the 3D part is missing)."""
+    by_source = {k: v["accuracy"] for k, v in _by(rows, lambda r: r.get("source")).items()}
+    two_d = [by_source[s] for s in ("ADE20K", "COCO") if s in by_source]
+    combined = (sum(two_d) / len(two_d) + by_source["Omni3D"]) / 2 if two_d and "Omni3D" in by_source else None
+    return {"cv_bench_accuracy": combined, "accuracy_2d": sum(two_d) / len(two_d) if two_d else None,
+            "accuracy_3d": by_source.get("Omni3D")}
+
+
+def choice_metrics(rows: list[dict]) -> dict:
+    """Multiple-choice questions: accuracy per category (task, relation, subtype) and per source as each benchmark
+    reports it; CircularEval where questions come in copies; CV-Bench's combined score."""
+    out: dict = {"categories": _by(rows, lambda r: r["category"])}
+    if any(r.get("source") for r in rows):
+        out["sources"] = _by(rows, lambda r: r.get("source"))
+    if any(r.get("type") for r in rows):
+        out["types"] = _by(rows, lambda r: r.get("type"))
+    if len({r["group"] for r in rows}) < len(rows):
+        out["circular"] = circular_accuracy(rows)
+    if rows[0].get("benchmark") == "cv_bench":
+        out.update(cv_bench_accuracy(rows))
+    return out

@@ -1,18 +1,25 @@
 """Prompt templates: the text the VLM gets with the picture. The templates are yaml (conf/prompt/).
 
 Fields: `question` gets {statement} {subject} {object} (caption choice asks `choice_question` instead, and
-scores each caption as the answer); `single_original` / `single_generated` (one view shown)
-get {question} {object} {view}; `multi` gets {views} {count} {question}, where {views} joins one `multi_item`
-per view shown ({label} {position}, positions from the layout). `view_prompt: false` gives the question alone.
-With a 3D prior, `with_prior` ({prior} {question}) places its text beside the question.
+scores each caption as the answer; a multiple-choice question is asked by `multiple_choice` with {prompt} (the
+question with its options, as the benchmark words it), {question} (bare) and {options} (lettered "A. ...");
+`choice_answer` says what is scored as the answer: the option's `letter`, or its `text`); `single_original` /
+`single_generated` (one view shown) get {question} {object} {view}; `multi` gets {views} {count} {question},
+where {views} joins one `multi_item` per view shown ({label} {position}, positions from the layout).
+`view_prompt: false` gives the question alone. With a 3D prior, `with_prior` ({prior} {question}) places its
+text beside the question.
 """
 
 from __future__ import annotations
 
+from zerovlm.backbones.answers import LETTERS
 from zerovlm.data.sample import Sample
 from zerovlm.stitch import Layout
 from zerovlm.views import ORIGIN, Pose
 
+# LLaVA-1.5's multiple-choice prompt (its MMBench / ScienceQA evaluation), as CV-Bench's authors use it
+MULTIPLE_CHOICE = "{prompt}\nAnswer with the option's letter from the given choices directly."
+CHOICE_ANSWERS = ("letter", "text")
 NUMBER_WORDS = {2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
 
 
@@ -23,19 +30,31 @@ def join_words(items: list[str]) -> str:
     return ", ".join(items[:-1]) + ", and " + items[-1]
 
 
+def lettered(options: list[str]) -> str:
+    """"A. left\nB. right": the options as the question lists them."""
+    return "\n".join(f"{LETTERS[k]}. {option}" for k, option in enumerate(options))
+
+
 class PromptBuilder:
     def __init__(self, name: str, question: str, view_prompt: bool = False, single_original: str = "{question}",
                  single_generated: str = "{question}", multi: str = "{question}",
                  multi_item: str = "the {label} {position}",
                  choice_question: str = "Describe the image in one short sentence.",
-                 with_prior: str = "{prior}\n{question}") -> None:
+                 with_prior: str = "{prior}\n{question}",
+                 multiple_choice: str = MULTIPLE_CHOICE, choice_answer: str = "letter") -> None:
+        if choice_answer not in CHOICE_ANSWERS:
+            raise ValueError(f"prompt.choice_answer={choice_answer!r}: choose one of {', '.join(CHOICE_ANSWERS)}")
         self.name, self.question, self.view_prompt = name, question, view_prompt
         self.choice_question, self.with_prior = choice_question, with_prior
+        self.multiple_choice, self.choice_answer = multiple_choice, choice_answer
         self.single_original, self.single_generated = single_original, single_generated
         self.multi, self.multi_item = multi, multi_item
 
     def __call__(self, sample: Sample, poses: list[Pose], layout: Layout, prior: str | None = None) -> str:
-        if sample.options is not None:  # caption choice: the captions are scored as the answer to this
+        if sample.question is not None:  # multiple choice: the question and its lettered options
+            question = self.multiple_choice.format(prompt=sample.question, question=sample.statement,
+                                                   options=lettered(sample.options))
+        elif sample.options is not None:  # caption choice: the captions are scored as the answer to this
             question = self.choice_question
         else:
             question = self.question.format(statement=sample.statement, subject=sample.subject, object=sample.object)
@@ -51,3 +70,13 @@ class PromptBuilder:
         views = join_words(items)
         return self.multi.format(views=views[:1].upper() + views[1:], count=NUMBER_WORDS.get(len(poses), len(poses)),
                                  question=question)
+
+    def answers(self, sample: Sample) -> list[str] | None:
+        """What the backbone scores as the answer to a sample's prompt: the captions of a caption choice; the
+        letters of a multiple-choice question's options (or, with choice_answer=text, the options' texts); None
+        for a true/false statement."""
+        if sample.options is None:
+            return None
+        if sample.question is not None and self.choice_answer == "letter":
+            return list(LETTERS[:len(sample.options)])
+        return list(sample.options)

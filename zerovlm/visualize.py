@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from zerovlm.backbones.answers import LETTERS
 from zerovlm.stitch import Layout
 
 PAGE = (236, 236, 236)
@@ -86,12 +87,14 @@ def describe(rows: list[dict]) -> list[Line]:
         return [Line(f"{r['pose']['name']}: PSNR {r['psnr']:.1f} dB, MAE {r['mae']:.3f}") for r in rows] + \
             [Line(row["sample"], FAINT, SMALL)]
     out: list[Line] = [Paragraph(row["statement"])] if row.get("statement") else []
-    if "options" in row and "prediction" in row:  # caption choice: the options, the right one and the chosen one
-        out = []
+    if "options" in row and "prediction" in row:  # the options, the right one and the chosen one
+        question = "question" in row  # a multiple-choice question (lettered options) rather than a caption choice
+        out = out if question else []
         for k, option in enumerate(row["options"]):
             marks = [m for m, hit in (("answer", k == row["label"]), ("chosen", k == row["prediction"])) if hit]
             color = RIGHT if k == row["label"] else (WRONG if k == row["prediction"] else INK)
-            out.append(Paragraph(f"{k}. {option}" + (f"  [{', '.join(marks)}]" if marks else ""), color))
+            name = LETTERS[k] if question else str(k)
+            out.append(Paragraph(f"{name}. {option}" + (f"  [{', '.join(marks)}]" if marks else ""), color))
         out.append(_verdict(row))
     elif "prediction" in row:
         p_yes = "" if row.get("p_yes") is None else f"  (p_yes {row['p_yes']:.3f})"

@@ -155,3 +155,34 @@ def parse_answer(text: str) -> bool | None:
         if found:
             return found[0] if len(set(found)) == 1 else None
     return None
+
+
+LETTERS = "ABCDEFGHIJ"
+# a letter opening the answer: "B", "(B)", "(B) no", "B.", "B: the chair", "**B**" (not the article of "A chair")
+_LEADING_LETTER = re.compile(r"^[\s*\"'`]*(?:\(([A-J])\)|([A-J])(?=$|[.,:;)*\"'`]|\s*$))")
+# "The answer is (B)", "Answer: B", "the correct option is B."
+_STATED_LETTER = re.compile(r"(?i:\b(?:answer|option|choice))(?:\s+is)?\s*[:\-]?\s*\(?([A-J])\)?(?=$|[\s.,:;)])")
+_BRACKETED_LETTER = re.compile(r"\(([A-J])\)")
+
+
+def parse_choice(text: str, options: list[str]) -> int | None:
+    """The option a generated answer picks, by letter (A = the first option) or by the option's exact text; None
+    when it names none, or more than one, of them. Letters are read where they cannot be words: opening the
+    answer ("B", "(B) no", "B. the chair", not the article of "A chair"), stated ("the answer is B") or bracketed
+    anywhere ("... so (B)"); all the letters read must be one. Without a letter, the whole answer must equal one
+    option's text (case and final punctuation aside). A letter beyond the options is not an answer."""
+    text = text.strip()
+    letters = LETTERS[:len(options)]
+
+    def index(found: list[str]) -> int | None:
+        picked = set(found)
+        return letters.index(picked.pop()) if len(picked) == 1 and next(iter(picked)) in letters else None
+
+    found = _STATED_LETTER.findall(text) + _BRACKETED_LETTER.findall(text)
+    if (m := _LEADING_LETTER.match(text)) is not None:
+        found.append(m.group(1) or m.group(2))
+    if found:  # every letter the answer names must be the same one
+        return index(found)
+    bare = text.lower().rstrip(".!").strip()
+    matches = [k for k, option in enumerate(options) if option.lower().rstrip(".!").strip() == bare]
+    return matches[0] if len(matches) == 1 else None

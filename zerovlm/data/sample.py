@@ -12,7 +12,8 @@ NEGATIVE_TYPES = ("relation_swap", "object_swap")
 
 @dataclass
 class Sample:
-    """One true/false spatial statement about one image."""
+    """One true/false spatial statement about one image; or a caption choice (`options`, `answer`); or a
+    multiple-choice question (`question`, `options`, `answer`; `statement` repeats the question)."""
 
     id: str
     split: str
@@ -26,4 +27,5 @@ class Sample:
     category: str | None = None  # a relation's meta-category (VSR), reported per category
     options: list[str] | None = None  # caption choice: the candidate captions (then `answer` indexes the right one)
     answer: int | None = None
+    question: str | None = None  # a multiple-choice question about the image (its choices in `options`)
     meta: dict[str, Any] = field(default_factory=dict)
