@@ -57,7 +57,8 @@ class SpatialPrior:
 
     def scene(self, sample: Sample) -> dict:
         """{"objects": [{name, center, size}], "shot": ..., "pitch": ..., "kind": metric | relative}, cached."""
-        names = list(dict.fromkeys([sample.subject, sample.object]))
+        # the statement's two objects, or those a question names (data/choice.py says how they are found)
+        names = [n for n in dict.fromkeys(sample.meta.get("objects") or [sample.subject, sample.object]) if n]
         if isinstance(self.depth, OracleScene) or isinstance(self.detector, OracleScene):
             condition = json.dumps(OracleScene.scene_of(sample), sort_keys=True)
         else:
