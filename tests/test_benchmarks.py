@@ -132,6 +132,10 @@ def test_bad_benchmark_files_fail_naming_the_file_and_the_row(tmp_path, cache):
         EmbSpatialDataset("embspatial", str(emb), cache_dir=cache)
     with pytest.raises(FileNotFoundError, match="embspatial_bench.json not found. Set paths.embspatial_dir"):
         EmbSpatialDataset("embspatial", str(tmp_path), cache_dir=cache)
+    records[1]["answer"], records[1]["image"] = 1, "bm90IGFuIGltYWdl"  # base64 of "not an image"
+    (emb / "embspatial_bench.json").write_text(json.dumps(records))
+    with pytest.raises(OSError, match=r"sample embspatial-ai2thor_799: its embedded image cannot be decoded"):
+        EmbSpatialDataset("embspatial", str(emb), cache_dir=cache)[1]
     (tmp_path / "coco_qa_one_obj.json").write_text(json.dumps([[1, "A photo of a cat on the left"]]))
     with pytest.raises(ValueError, match=r"coco_qa_one_obj.json: row 0: expected \[image id, correct caption"):
         WhatsUpSpatialDataset("w", "coco_one", str(tmp_path))

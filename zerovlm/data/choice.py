@@ -224,7 +224,14 @@ class ChoiceDataset:
 
     def __getitem__(self, i: int) -> Sample:
         q = self.questions[i]
-        image = load_image(q.image, q.id, self.missing_image_hint) if isinstance(q.image, Path) else q.image()
+        if isinstance(q.image, Path):
+            image = load_image(q.image, q.id, self.missing_image_hint)
+        else:
+            try:
+                image = q.image()
+            except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError, binascii's Error
+                raise OSError(f"sample {q.id}: its embedded image cannot be decoded ({error}): the benchmark's file "
+                              "is damaged; fetch it again") from None
         subject, obj = (q.objects + ["", ""])[:2]
         return Sample(id=q.id, split=q.split, image=image, statement=q.question, label=True, relation=q.category,
                       subject=subject, object=obj, negative_type="none", category=q.category, options=q.options,
