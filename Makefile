@@ -41,13 +41,17 @@ run: install
 	$(OFFLINE) $(BIN)/zerovlm -m experiment=demo
 
 # Everything: the suite in .venv, then the tests that need torchvision in .venv-torchvision.
-# The suite runs on every core (pytest-xdist): most of it is end-to-end runs through the console script.
+# The suite runs in parallel (pytest-xdist): most of it is end-to-end runs through the console script, and many of
+# those wait (on a killed rank, a second process, a requeue) more than they compute, so there are twice as many
+# workers as cores, and a worker that is done takes tests queued for another (worksteal).
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+PARALLEL := -n $(PYTEST_WORKERS) --dist worksteal
 test: install install-torchvision
-	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slurm"
+	$(OFFLINE) $(BIN)/python -m pytest $(PARALLEL) -m "not slurm"
 	$(TORCHVISION_TESTS)
 
 test-fast: install
-	$(OFFLINE) $(BIN)/python -m pytest -n auto -m "not slow and not slurm"
+	$(OFFLINE) $(BIN)/python -m pytest $(PARALLEL) -m "not slow and not slurm"
 
 test-torchvision: install-torchvision
 	$(TORCHVISION_TESTS)

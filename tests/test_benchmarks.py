@@ -57,6 +57,8 @@ def test_cv_bench_reads_the_published_parquet_with_its_prompts_and_answers(bench
     assert two_d[2].meta["objects"] == ["bicycle", "car"]  # "the bicycle (annotated by the red box)"
     both = CVBenchDataset("cv_bench", "all", str(benchmarks["cv_bench_dir"]), cache)
     assert len(both) == len(CV_BENCH_2D) + len(CV_BENCH_3D) and both[4].meta["source"] == "Omni3D"
+    limited = CVBenchDataset("cv_bench", "all", str(benchmarks["cv_bench_dir"]), cache, limit=1)
+    assert limited.sample_ids() == ["cv_bench-2D-0", "cv_bench-3D-3"]  # a limit keeps N of each config
     with pytest.raises(ValueError, match="configs are 2D, 3D"):
         CVBenchDataset("x", "4D", str(benchmarks["cv_bench_dir"]), cache)
 
@@ -85,10 +87,26 @@ def test_3dsrbench_keeps_the_authors_copies_of_each_question_in_groups(benchmark
                                    "higher location?\nOptions:\nA. baseball glove\nB. red hat of the person in red "
                                    "in the back")
     assert samples[0].meta["type"] == "height" and samples[4].meta["objects"] == ["cup", "laptop"]
+    # the copies of a "which object" question name its objects in one order, whatever their options' order
+    assert [s.meta["objects"] for s in samples[:4]] == [["baseball glove", "red hat of the person in red in the "
+                                                         "back"]] * 4
     assert question_group("AB12CD34-2") == "AB12CD34" and question_group("AB12CD34-flip-1") == "AB12CD34-flip"
     assert question_group("AB12CD34-flip") == "AB12CD34-flip"
     limited = ThreeDSRBenchDataset("3dsrbench", str(benchmarks["threedsr_dir"]), cache_dir=cache, limit=1)
     assert len(limited) == 2  # the first question with its reordered copy: a limit never splits a group
+
+
+def test_3dsrbench_images_written_once_are_found_by_their_row_index(tmp_path, cache):
+    """VLMEvalKit writes a repeated image once; the other rows hold that row's index."""
+    root = write_threedsr(tmp_path)
+    tsv = root / "3dsrbench_v1_vlmevalkit_circular.tsv"
+    header, *lines = tsv.read_text().splitlines()
+    image = header.split("\t").index("image")
+    cells = lines[1].split("\t")
+    cells[image] = "0"  # row index 0 holds the picture
+    tsv.write_text("\n".join([header, lines[0], "\t".join(cells), *lines[2:]]) + "\n")
+    dataset = ThreeDSRBenchDataset("3dsrbench", str(root), cache_dir=cache)
+    assert dataset[1].image.tobytes() == dataset[0].image.tobytes()
 
 
 def test_embspatial_reads_the_authors_json(benchmarks, cache):
@@ -134,7 +152,7 @@ def test_bad_benchmark_files_fail_naming_the_file_and_the_row(tmp_path, cache):
         EmbSpatialDataset("embspatial", str(tmp_path), cache_dir=cache)
     records[1]["answer"], records[1]["image"] = 1, "bm90IGFuIGltYWdl"  # base64 of "not an image"
     (emb / "embspatial_bench.json").write_text(json.dumps(records))
-    with pytest.raises(OSError, match=r"sample embspatial-ai2thor_799: its embedded image cannot be decoded"):
+    with pytest.raises(OSError, match=r"sample embspatial-ai2thor_799: its embedded image cannot be read"):
         EmbSpatialDataset("embspatial", str(emb), cache_dir=cache)[1]
     (tmp_path / "coco_qa_one_obj.json").write_text(json.dumps([[1, "A photo of a cat on the left"]]))
     with pytest.raises(ValueError, match=r"coco_qa_one_obj.json: row 0: expected \[image id, correct caption"):
@@ -143,9 +161,11 @@ def test_bad_benchmark_files_fail_naming_the_file_and_the_row(tmp_path, cache):
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("B", 1), ("(B)", 1), ("(B) no", 1), ("B.", 1), ("B: no", 1), ("**A**", 0), ("The answer is B.", 1),
-    ("Answer: (A)", 0), ("so the camera moves (B)", 1), ("no", 1), ("No.", 1),
+    ("Answer: (A)", 0), ("so the camera moves (B)", 1), ("no", 1), ("No.", 1), ("B\n\nBecause the cat", 1),
+    ("B - the car is not under it", 1), ("The answer is B because the car is outside", 1),
     # never a guess: no letter, two letters, an article, a letter beyond the options
     ("A chair", None), ("(A) or (B)", None), ("answer is B, not option A", None), ("E", None), ("maybe", None),
+    ("Answer: A chair is under the table", None),
 ])
 def test_a_generated_answer_is_read_for_one_option_or_none(text, expected):
     assert parse_choice(text, ["yes", "no"]) == expected
@@ -167,12 +187,19 @@ def _question(k: int, options=("left", "right", "above"), answer=2) -> Question:
                     category="where", image=lambda: None, image_key=f"img{k}")
 
 
+def test_two_questions_with_one_id_fail_before_any_work():
+    with pytest.raises(ValueError, match="dataset=toy: two questions have the id q0"):
+        ChoiceDataset("toy", "toy", [_question(0), _question(0)])
+
+
 def test_circular_rotations_keep_the_right_option_and_the_group():
     dataset = ChoiceDataset("toy", "toy", [_question(0), _question(1)], circular=True, limit=1)
     rotations = dataset.questions
     assert [q.options for q in rotations] == [["left", "right", "above"], ["right", "above", "left"],
                                               ["above", "left", "right"]]
     assert {q.options[q.answer] for q in rotations} == {"above"}
+    assert [dataset[k].question.split("\n")[1:] for k in range(3)] == [
+        ["A. left", "B. right", "C. above"], ["A. right", "B. above", "C. left"], ["A. above", "B. left", "C. right"]]
     assert {q.meta["group"] for q in rotations} == {"q0"} and [q.meta["rotation"] for q in rotations] == [0, 1, 2]
 
 
@@ -213,6 +240,8 @@ def test_cv_bench_combined_score_is_the_cards_formula():
     got = cv_bench_accuracy(rows)
     assert got["cv_bench_accuracy"] == pytest.approx(((ade + coco) / 2 + omni) / 2)
     assert (got["accuracy_2d"], got["accuracy_3d"]) == (pytest.approx((ade + coco) / 2), pytest.approx(omni))
+    no_coco = cv_bench_accuracy([r for r in rows if r["source"] != "COCO"])
+    assert no_coco["cv_bench_accuracy"] is None and no_coco["accuracy_2d"] is None  # the card's 2D needs both
 
 
 def test_a_multiple_choice_prompt_and_what_is_scored_as_its_answer(benchmarks, cache):

@@ -140,13 +140,13 @@ def circular_accuracy(rows: list[dict]) -> dict:
 
 
 def cv_bench_accuracy(rows: list[dict]) -> dict:
-    """CV-Bench's combined score, as its card defines it: ((accuracy on ADE20K + on COCO) / 2 + on Omni3D) / 2,
-    over the sources present (None when a 2D or the 3D part is missing)."""
+    """CV-Bench's combined score, as its card defines it: ((accuracy on ADE20K + on COCO) / 2 + on Omni3D) / 2;
+    a part whose sources are not all present is None, and so is the combined score then."""
     by_source = {k: v["accuracy"] for k, v in _by(rows, lambda r: r.get("source")).items()}
-    two_d = [by_source[s] for s in ("ADE20K", "COCO") if s in by_source]
-    combined = (sum(two_d) / len(two_d) + by_source["Omni3D"]) / 2 if two_d and "Omni3D" in by_source else None
-    return {"cv_bench_accuracy": combined, "accuracy_2d": sum(two_d) / len(two_d) if two_d else None,
-            "accuracy_3d": by_source.get("Omni3D")}
+    two_d = (by_source["ADE20K"] + by_source["COCO"]) / 2 if {"ADE20K", "COCO"} <= set(by_source) else None
+    three_d = by_source.get("Omni3D")
+    combined = (two_d + three_d) / 2 if two_d is not None and three_d is not None else None
+    return {"cv_bench_accuracy": combined, "accuracy_2d": two_d, "accuracy_3d": three_d}
 
 
 def choice_metrics(rows: list[dict]) -> dict:

@@ -4,18 +4,21 @@ samples/s and, where views are made, views/s. `trainer.enable_progress_bar=false
 from __future__ import annotations
 
 import sys
+import time
 
 from lightning.pytorch.callbacks import TQDMProgressBar
+
+LOG_INTERVAL = 30.0  # seconds between redraws where the console is a log file (SLURM's)
 
 
 class JobProgressBar(TQDMProgressBar):
     """Lightning's bar over the stage's batches, described by the job and its stage, with samples/s and views/s
-    as a postfix. Where the console is not a terminal (a SLURM log), it redraws every 30 s, not every batch."""
+    as a postfix. Where the console is not a terminal (a SLURM log), it redraws at most every 30 s and at the end."""
 
     def __init__(self, description: str) -> None:
         super().__init__()
         self.description = description
-        self.samples = 0
+        self.samples, self.drawn = 0, float("-inf")
 
     @property
     def predict_description(self) -> str:
@@ -24,13 +27,22 @@ class JobProgressBar(TQDMProgressBar):
     def init_predict_tqdm(self):
         bar = super().init_predict_tqdm()
         bar.unit = "batch"
-        if not sys.stdout.isatty():
-            bar.mininterval = 30.0
         return bar
 
     def on_predict_start(self, trainer, pl_module) -> None:
         super().on_predict_start(trainer, pl_module)
-        self.samples = 0
+        self.samples, self.drawn = 0, float("-inf")
+
+    def _should_update(self, current: int, total) -> bool:
+        """Lightning's rule (every refresh_rate batches and the last); off a terminal, at most every 30 s."""
+        if not super()._should_update(current, total):
+            return False
+        if sys.stdout.isatty() or current == total:
+            return True
+        if time.monotonic() - self.drawn < LOG_INTERVAL:
+            return False
+        self.drawn = time.monotonic()
+        return True
 
     def on_predict_batch_start(self, trainer, pl_module, batch, batch_idx, dataloader_idx=0) -> None:
         super().on_predict_batch_start(trainer, pl_module, batch, batch_idx, dataloader_idx)

@@ -158,10 +158,12 @@ def parse_answer(text: str) -> bool | None:
 
 
 LETTERS = "ABCDEFGHIJ"
-# a letter opening the answer: "B", "(B)", "(B) no", "B.", "B: the chair", "**B**" (not the article of "A chair")
-_LEADING_LETTER = re.compile(r"^[\s*\"'`]*(?:\(([A-J])\)|([A-J])(?=$|[.,:;)*\"'`]|\s*$))")
-# "The answer is (B)", "Answer: B", "the correct option is B."
-_STATED_LETTER = re.compile(r"(?i:\b(?:answer|option|choice))(?:\s+is)?\s*[:\-]?\s*\(?([A-J])\)?(?=$|[\s.,:;)])")
+# a letter opening the answer: "B", "(B)", "(B) no", "B.", "B: the chair", "B - the chair", "B\n\nBecause",
+# "**B**" (not the article of "A chair")
+_LEADING_LETTER = re.compile(r"^[\s*\"'`]*(?:\(([A-J])\)|([A-J])(?=$|[.,:;)*\"'`]|\s*$|[ \t]*\n|\s+-))")
+# "The answer is (B)", "Answer: B", "the correct option is B because ..."; not "Answer: A chair" (an article)
+_STATED_LETTER = re.compile(r"(?i:\b(?:answer|option|choice))(?:\s+is)?\s*[:\-]?\s*(\(?)([A-J])\)?"
+                            r"(?=$|[\s.,:;)])(\s+[a-z]+)?")
 _BRACKETED_LETTER = re.compile(r"\(([A-J])\)")
 
 
@@ -178,7 +180,9 @@ def parse_choice(text: str, options: list[str]) -> int | None:
         picked = set(found)
         return letters.index(picked.pop()) if len(picked) == 1 and next(iter(picked)) in letters else None
 
-    found = _STATED_LETTER.findall(text) + _BRACKETED_LETTER.findall(text)
+    found = [letter for bracket, letter, word in _STATED_LETTER.findall(text)
+             if bracket or letter != "A" or not word]  # "Answer: A chair ..." is an article, not option A
+    found += _BRACKETED_LETTER.findall(text)
     if (m := _LEADING_LETTER.match(text)) is not None:
         found.append(m.group(1) or m.group(2))
     if found:  # every letter the answer names must be the same one

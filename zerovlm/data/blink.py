@@ -12,7 +12,15 @@ the authors send it (eval/test_benchmark.py). Accuracy per subtask, as the autho
 
 from __future__ import annotations
 
-from zerovlm.data.choice import ChoiceDataset, Question, letter_index, load_table, named_objects, table_image
+from zerovlm.data.choice import (
+    ChoiceDataset,
+    Question,
+    letter_index,
+    load_table,
+    named_objects,
+    require_columns,
+    table_image,
+)
 
 HUB = "BLINK-Benchmark/BLINK"
 SUBTASKS = ("Spatial_Relation", "Relative_Depth", "Multi-view_Reasoning")
@@ -33,6 +41,8 @@ class BlinkDataset(ChoiceDataset):
         rows = load_table(source, subtask, split, cache_dir,
                           hint=f"Set paths.blink_dir to a copy of the dataset repository {HUB} (its README.md and "
                                f"{subtask}/val-*.parquet).")
+        require_columns(rows, ("idx", "question", "prompt", "choices", "answer", "image_1"), f"{source} ({subtask})",
+                        "BLINK's fields (idx, question, prompt, choices, answer, image_1 ... image_4)")
         images = tuple(c for c in IMAGES if c in rows.column_names)
         questions = []
         for k, row in enumerate(rows.select_columns([c for c in rows.column_names if c not in IMAGES])):

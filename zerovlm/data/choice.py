@@ -6,11 +6,11 @@ prompt with its options, `statement` the bare question, `options` and `answer` t
 
 - The prompt: the benchmark's own question-with-choices where it publishes one (CV-Bench's and BLINK's `prompt`),
   else the question and its options lettered "A. ...", as VLMEvalKit lists them.
-- Limits apply to whole questions: `dataset.limit=N` keeps a split's first N questions with every copy of each
-  (3DSRBench's rotated and flipped copies).
-- `dataset.circular=true` asks every question once per rotation of its options; metrics.json then has
-  CircularEval's accuracy (a question counts when every rotation is answered right). 3DSRBench ships its own
-  rotations.
+- Limits apply to whole questions: `dataset.limit=N` keeps a split's first N questions with every reordered copy
+  of each (3DSRBench's mirrored question is a question of its own, as its authors count it).
+- `dataset.circular=true` asks every question once per rotation of its options, each listed the same way
+  ("A. ..."); metrics.json then has CircularEval's accuracy (a question counts when every rotation is answered
+  right). 3DSRBench ships its own reordered copies.
 - The objects a question names, for the 3D prior: the benchmark's annotation where it has one (EmbSpatial's
   `objects`, CV-Bench's "the chair (highlighted by a red box)"), the options where the question asks "which
   object", or "Is the X <relation> the Y?" read with VSR's relations (BLINK's questions come from VSR).
@@ -91,6 +91,12 @@ def benchmark_file(source: str, filename: str, hint: str) -> Path:
                                 f"({type(error).__name__}). {hint}") from None
 
 
+def require_columns(rows, columns: tuple[str, ...], where: str, expected: str) -> None:
+    missing = sorted(set(columns) - set(rows.column_names))
+    if missing:
+        raise ValueError(f"{where}: no column {', '.join(missing)}: expected {expected}")
+
+
 def letter_index(answer: str, count: int, where: str) -> int:
     """"(C)", "C" -> 2, checked against the number of options."""
     letter = answer.strip().strip("()").strip()
@@ -121,7 +127,10 @@ def table_image(rows, k: int, columns: tuple[str, ...] = ("image",)) -> Callable
     stays memory-mapped until then."""
     def load() -> Image.Image:
         row = rows.select_columns(list(columns))[k]
-        return side_by_side([row[c].convert("RGB") for c in columns if row.get(c) is not None])
+        images = [row[c].convert("RGB") for c in columns if row.get(c) is not None]
+        if not images:
+            raise ValueError(f"row {k} has no image in {', '.join(columns)}")
+        return side_by_side(images)
 
     return load
 
@@ -150,7 +159,7 @@ def named_objects(question: str, options: list[str]) -> list[str]:
     found = [m.strip() for m in _NAMED_IN_BRACKETS.findall(question.lower())]
     if found:
         return list(dict.fromkeys(found))
-    if _WHICH_OBJECT.search(question) and all(len(o.split()) <= 8 for o in options):
+    if _WHICH_OBJECT.search(question) and all(len(o.split()) <= 12 for o in options):
         return list(dict.fromkeys(options))
     relations = "|".join(re.escape(r) for r in _relation_words())
     last = re.split(r"(?<=[.!])\s+", question.strip())[-1]  # "Consider ... objects. Is the cup next to the laptop?"
@@ -166,7 +175,7 @@ def rotated(q: Question) -> list[Question]:
         out.append(Question(
             id=f"{q.id}-r{k}" if k else q.id, question=q.question, options=options, answer=(q.answer - k) % n,
             category=q.category, image=q.image, image_key=q.image_key,
-            prompt=q.prompt if k == 0 else None, objects=q.objects, split=q.split,
+            prompt=None, objects=q.objects, split=q.split,  # every rotation lettered alike ("A. ...")
             meta={**q.meta, "group": q.meta.get("group", q.id), "rotation": k}))
     return out
 
@@ -199,6 +208,11 @@ class ChoiceDataset:
         if circular:
             questions = [r for q in questions for r in rotated(q)]
         self.questions = questions
+        seen: set[str] = set()
+        for q in questions:  # before any work: merging the shards would fail only after every sample is scored
+            if q.id in seen:
+                raise ValueError(f"dataset={name}: two questions have the id {q.id}")
+            seen.add(q.id)
         if not self.questions:
             raise ValueError(f"dataset={name} selected no questions (limit={limit}, skipped={dict(self.skipped)}): "
                              "nothing to score")
@@ -229,9 +243,9 @@ class ChoiceDataset:
         else:
             try:
                 image = q.image()
-            except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError, binascii's Error
-                raise OSError(f"sample {q.id}: its embedded image cannot be decoded ({error}): the benchmark's file "
-                              "is damaged; fetch it again") from None
+            except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError, binascii's Error, no image
+                raise OSError(f"sample {q.id}: its embedded image cannot be read ({error}): check the benchmark's "
+                              "file (damaged or incomplete: fetch it again)") from None
         subject, obj = (q.objects + ["", ""])[:2]
         return Sample(id=q.id, split=q.split, image=image, statement=q.question, label=True, relation=q.category,
                       subject=subject, object=obj, negative_type="none", category=q.category, options=q.options,

@@ -12,10 +12,21 @@ eval/eval/{ade,coco,omni}). Per-task accuracy, and the card's combined score: ((
 
 from __future__ import annotations
 
-from zerovlm.data.choice import ChoiceDataset, Question, letter_index, load_table, named_objects, table_image
+from zerovlm.data.choice import (
+    ChoiceDataset,
+    Question,
+    first_questions,
+    letter_index,
+    load_table,
+    named_objects,
+    require_columns,
+    table_image,
+)
+from zerovlm.data.records import check_limit
 
 HUB = "nyu-visionx/CV-Bench"
 CONFIGS = ("2D", "3D")
+COLUMNS = ("idx", "type", "task", "image", "question", "choices", "answer", "prompt", "source")
 
 
 class CVBenchDataset(ChoiceDataset):
@@ -24,13 +35,15 @@ class CVBenchDataset(ChoiceDataset):
         if config not in (*CONFIGS, "all"):
             raise ValueError(f"dataset.config={config!r}: CV-Bench's configs are {', '.join(CONFIGS)} (or all)")
         source = source or HUB
+        check_limit(limit)
         questions = []
-        for part in CONFIGS if config == "all" else (config,):
+        for part in CONFIGS if config == "all" else (config,):  # a limit keeps N of each (both are split test)
             rows = load_table(source, part, "test", cache_dir,
                               hint=f"Set paths.cv_bench_dir to a copy of the dataset repository {HUB} (its README.md, "
                                    "test_2d.parquet and test_3d.parquet).")
-            questions += self._questions(name, source, part, rows)
-        super().__init__(name, "cv_bench", questions, limit=limit, circular=circular)
+            require_columns(rows, COLUMNS, f"{source} ({part})", f"CV-Bench's fields ({', '.join(COLUMNS)}, ...)")
+            questions += first_questions(self._questions(name, source, part, rows), limit)
+        super().__init__(name, "cv_bench", questions, circular=circular)
 
     @staticmethod
     def _questions(name: str, source: str, config: str, rows) -> list[Question]:
@@ -38,7 +51,7 @@ class CVBenchDataset(ChoiceDataset):
         for k, row in enumerate(rows.select_columns([c for c in rows.column_names if c != "image"])):
             where = f"{source} ({config}) row {k} (idx {row.get('idx')})"
             questions.append(Question(
-                id=f"{name}-{row['idx']}", question=row["question"], options=list(row["choices"]),
+                id=f"{name}-{config}-{row['idx']}", question=row["question"], options=list(row["choices"]),
                 answer=letter_index(row["answer"], len(row["choices"]), where), category=row["task"],
                 image=table_image(rows, k), image_key=f"{name}-{row.get('filename') or row['idx']}",
                 prompt=row["prompt"], objects=named_objects(row["question"], list(row["choices"])),

@@ -37,6 +37,6 @@ class EmbSpatialDataset(ChoiceDataset):
                 id=f"{name}-{row['question_id']}", question=row["question"].strip().lstrip("'"), options=options,
                 answer=answer, category=row["relation"], image=decoded(lambda k=k: rows[k]["image"]),
                 image_key=f"{name}-{row['question_id']}",
-                objects=[o["name"] for o in row.get("objects") or []],
+                objects=[o["name"] for o in row.get("objects") or [] if o and o.get("name")],
                 meta={"source": row.get("data_source")}))
         super().__init__(name, "embspatial", questions, limit=limit, circular=circular)

@@ -52,7 +52,17 @@ class ThreeDSRBenchDataset(ChoiceDataset):
         if missing:
             raise ValueError(f"{path}: no column {', '.join(sorted(missing))}: expected VLMEvalKit's TSV (index, qid, "
                              "question, A, B, C, D, answer, category, image, ...)")
-        questions = []
+        questions, group_objects = [], {}
+        at = {row["index"]: k for k, row in enumerate(rows.select_columns(["index"]))} if "index" in \
+            rows.column_names else {}
+
+        def image(k: int) -> str:
+            """Row k's base64 image; VLMEvalKit writes a repeated image once and the index of its row elsewhere."""
+            data = rows[k]["image"]
+            if len(data) <= 64 and data.strip().isdigit() and int(data) in at:
+                data = rows[at[int(data)]]["image"]
+            return data
+
         for k, row in enumerate(rows.select_columns([c for c in rows.column_names if c != "image"])):
             where = f"{path}:{k + 2} (qid {row['qid']})"
             options = [row[c] for c in "ABCD" if row.get(c) not in (None, "")]
@@ -62,11 +72,12 @@ class ThreeDSRBenchDataset(ChoiceDataset):
             questions.append(Question(
                 id=f"{name}-{row['qid']}", question=row["question"], options=options,
                 answer=letter_index(row["answer"], len(options), where), category=row["category"],
-                image=decoded(lambda k=k: rows[k]["image"]),
+                image=decoded(lambda k=k: image(k)),
                 image_key=f"{name}-{group.removesuffix('-flip')}",  # the photo (mirrored or not): one bootstrap unit
                 prompt="Question: " + row["question"] + "\nOptions:\n" + "\n".join(
                     f"{letter}. {option}" for letter, option in zip("ABCD", options, strict=False)),
-                objects=named_objects(row["question"], options),
+                # the objects in one order for every copy (the prior's text and cache do not follow the options)
+                objects=group_objects.setdefault(group.removesuffix("-flip"), named_objects(row["question"], options)),
                 meta={"group": f"{name}-{group}", "type": TYPE_OF[row["category"]],
                       "flipped": "-flip" in row["qid"]}))
         super().__init__(name, "3dsrbench", questions, limit=limit)

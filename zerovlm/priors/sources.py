@@ -85,11 +85,21 @@ class ZeroShotDetector:
         found: dict[str, tuple[float, tuple[int, int, int, int]]] = {}
         if not names:  # a question that names no object (BLINK's camera motion, CV-Bench's counts)
             return {}
-        for hit in self.pipe(image, candidate_labels=names, threshold=self.threshold):
-            box = hit["box"]
-            if hit["label"] not in found or hit["score"] > found[hit["label"]][0]:
-                found[hit["label"]] = (hit["score"], (box["xmin"], box["ymin"], box["xmax"], box["ymax"]))
+        queries = {self.query(n): n for n in names}
+        for hit in self.pipe(image, candidate_labels=list(queries), threshold=self.threshold):
+            box, label = hit["box"], queries[hit["label"]]
+            if label not in found or hit["score"] > found[label][0]:
+                found[label] = (hit["score"], (box["xmin"], box["ymin"], box["xmax"], box["ymax"]))
         return {n: found[n][1] if n in found else None for n in names}
+
+    def query(self, name: str) -> str:
+        """The name as the detector can read it: its text encoder takes a fixed number of tokens (OWLv2: 16), so a
+        long referring expression ("red hat of the person in red in the back") keeps its first words that fit."""
+        limit = getattr(getattr(self.pipe.model.config, "text_config", None), "max_position_embeddings", None)
+        words = name.split()
+        while limit and len(words) > 1 and len(self.pipe.tokenizer(" ".join(words))["input_ids"]) > limit:
+            words.pop()
+        return " ".join(words)
 
 
 class BoxSegmenter:
