@@ -43,3 +43,17 @@ def test_the_libraries_start_up_lines_are_kept_out_and_other_records_kept(caplog
         logger.info("💡 Tip: For seamless cloud logging ...")
         logger.info("Restoring states from the checkpoint")
     assert [r.getMessage() for r in caplog.records] == ["Restoring states from the checkpoint"]
+
+
+def test_resuming_with_another_setting_names_what_differs(tmp_path):
+    import pytest
+
+    from zerovlm.writer import check_signature
+
+    setting = {"dataset": {"name": "synthetic", "limit": 7}, "prompt": {"name": "view", "multi": "x"}, "seed": 0}
+    check_signature(tmp_path, setting)
+    check_signature(tmp_path, setting)  # the same setting resumes
+    other = {"dataset": {"name": "synthetic", "limit": 6}, "prompt": {"name": "plain", "multi": "y"}, "seed": 1}
+    with pytest.raises(RuntimeError, match=r"another setting than this job's \(dataset.limit=7 there, 6 now; "
+                                           r"prompt=view there, plain now; seed=0 there, 1 now\)"):
+        check_signature(tmp_path, other)
