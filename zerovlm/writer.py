@@ -109,6 +109,8 @@ def check_signature(output_dir: str | Path, signature: dict) -> None:
 def _differences(before: dict, now: dict, most: int = 8) -> list[str]:
     """What differs between two settings, as overrides: a group by its name where the names differ
     (generator=oracle there, tiny_zero123 now), else each key that differs (dataset.limit=null there, 7 now)."""
+    from zerovlm.wandb_report import flat_config  # the config's keys as on the command line
+
     out = []
     for group in sorted(set(before) | set(now)):
         old, new = before.get(group), now.get(group)
@@ -117,21 +119,10 @@ def _differences(before: dict, now: dict, most: int = 8) -> list[str]:
         if isinstance(old, dict) and isinstance(new, dict) and old.get("name") != new.get("name"):
             out.append(f"{group}={old.get('name')} there, {new.get('name')} now")
             continue
-        old_flat, new_flat = _flat({group: old}), _flat({group: new})
+        old_flat, new_flat = flat_config({group: old}), flat_config({group: new})
         out += [f"{key}={_short(old_flat.get(key))} there, {_short(new_flat.get(key))} now"
                 for key in sorted(set(old_flat) | set(new_flat)) if old_flat.get(key) != new_flat.get(key)]
     return out[:most] + ([f"and {len(out) - most} more"] if len(out) > most else [])
-
-
-def _flat(config: dict, prefix: str = "") -> dict:
-    """{"views.poses": [...], "backbone.batch_size": 4, ...}: the keys as on the command line."""
-    flat = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            flat.update(_flat(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
 
 
 def _short(value, limit: int = 60) -> str:
