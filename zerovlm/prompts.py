@@ -12,7 +12,7 @@ text beside the question.
 
 from __future__ import annotations
 
-from zerovlm.backbones.answers import LETTERS
+from zerovlm.backbones.answers import LETTERS, lettered
 from zerovlm.data.sample import Sample
 from zerovlm.stitch import Layout
 from zerovlm.views import ORIGIN, Pose
@@ -28,11 +28,6 @@ def join_words(items: list[str]) -> str:
     if len(items) <= 2:
         return " and ".join(items)
     return ", ".join(items[:-1]) + ", and " + items[-1]
-
-
-def lettered(options: list[str]) -> str:
-    """"A. left\nB. right": the options as the question lists them."""
-    return "\n".join(f"{LETTERS[k]}. {option}" for k, option in enumerate(options))
 
 
 class PromptBuilder:

@@ -158,6 +158,13 @@ def parse_answer(text: str) -> bool | None:
 
 
 LETTERS = "ABCDEFGHIJ"
+
+
+def lettered(options: list[str]) -> str:
+    """"A. left\nB. right": a multiple-choice question's options as they are listed (and read back here)."""
+    return "\n".join(f"{LETTERS[k]}. {option}" for k, option in enumerate(options))
+
+
 # a letter opening the answer: "B", "(B)", "(B) no", "B.", "B: the chair", "B - the chair", "B\n\nBecause",
 # "**B**" (not the article of "A chair")
 _LEADING_LETTER = re.compile(r"^[\s*\"'`]*(?:\(([A-J])\)|([A-J])(?=$|[.,:;)*\"'`]|\s*$|[ \t]*\n|\s+-))")

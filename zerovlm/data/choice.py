@@ -28,7 +28,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from zerovlm.backbones.answers import LETTERS
+from zerovlm.backbones.answers import LETTERS, lettered
 from zerovlm.data.images import load_image
 from zerovlm.data.records import check_limit
 from zerovlm.data.relations import OPPOSITES, vsr_meta_categories
@@ -106,7 +106,7 @@ def letter_index(answer: str, count: int, where: str) -> int:
 
 
 def lettered_prompt(question: str, options: list[str]) -> str:
-    return question + "\n" + "\n".join(f"{LETTERS[k]}. {option}" for k, option in enumerate(options))
+    return question + "\n" + lettered(options)
 
 
 def decoded(data: Callable[[], bytes | str]) -> Callable[[], Image.Image]:

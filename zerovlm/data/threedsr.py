@@ -14,6 +14,7 @@ The prompt lists the options as VLMEvalKit does ("Question: ...\\nOptions:\\nA. 
 
 from __future__ import annotations
 
+from zerovlm.backbones.answers import lettered
 from zerovlm.data.choice import (
     ChoiceDataset,
     Question,
@@ -74,8 +75,7 @@ class ThreeDSRBenchDataset(ChoiceDataset):
                 answer=letter_index(row["answer"], len(options), where), category=row["category"],
                 image=decoded(lambda k=k: image(k)),
                 image_key=f"{name}-{group.removesuffix('-flip')}",  # the photo (mirrored or not): one bootstrap unit
-                prompt="Question: " + row["question"] + "\nOptions:\n" + "\n".join(
-                    f"{letter}. {option}" for letter, option in zip("ABCD", options, strict=False)),
+                prompt=f"Question: {row['question']}\nOptions:\n{lettered(options)}",
                 # the objects in one order for every copy (the prior's text and cache do not follow the options)
                 objects=group_objects.setdefault(group.removesuffix("-flip"), named_objects(row["question"], options)),
                 meta={"group": f"{name}-{group}", "type": TYPE_OF[row["category"]],
