@@ -19,9 +19,7 @@ prompt with its options, `statement` the bare question, `options` and `answer` t
 from __future__ import annotations
 
 import io
-import logging
 import re
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,12 +27,10 @@ from pathlib import Path
 from PIL import Image
 
 from zerovlm.backbones.answers import LETTERS, lettered
-from zerovlm.data.images import load_image
 from zerovlm.data.records import check_limit
 from zerovlm.data.relations import OPPOSITES, vsr_meta_categories
 from zerovlm.data.sample import Sample
 
-log = logging.getLogger(__name__)
 # what a row of predictions.jsonl carries from a question (metrics.choice_metrics reads them)
 CHOICE_FIELDS = ("benchmark", "group", "rotation", "source", "type", "flipped")
 # "the chair (highlighted by a red box)": a noun phrase of up to four words before the bracket
@@ -50,7 +46,7 @@ class Question:
     options: list[str]
     answer: int  # index of the right option
     category: str  # as the benchmark reports it (task, relation, subtype)
-    image: Path | Callable[[], Image.Image]  # a file, or a function decoding the embedded image
+    image: Callable[[], Image.Image]  # decodes the embedded image when the sample is made
     image_key: str  # the picture's identity: questions about one picture share a batch and a bootstrap group
     prompt: str | None = None  # the benchmark's own question-with-options, when it publishes one
     objects: list[str] = field(default_factory=list)  # the objects the question names (for the 3D prior)
@@ -197,13 +193,10 @@ def first_questions(questions: list[Question], limit: int | None) -> list[Questi
 class ChoiceDataset:
     """Samples of multiple-choice questions (see the module's docstring)."""
 
-    missing_image_hint = "Check the benchmark's folder."
-
     def __init__(self, name: str, benchmark: str, questions: list[Question], limit: int | None = None,
-                 circular: bool = False, skipped: Counter | None = None) -> None:
+                 circular: bool = False) -> None:
         check_limit(limit)
         self.name, self.benchmark = name, benchmark
-        self.skipped: Counter = Counter(skipped or {})
         questions = first_questions(questions, limit)
         if circular:
             questions = [r for q in questions for r in rotated(q)]
@@ -214,8 +207,7 @@ class ChoiceDataset:
                 raise ValueError(f"dataset={name}: two questions have the id {q.id}")
             seen.add(q.id)
         if not self.questions:
-            raise ValueError(f"dataset={name} selected no questions (limit={limit}, skipped={dict(self.skipped)}): "
-                             "nothing to score")
+            raise ValueError(f"dataset={name} selected no questions (limit={limit}): nothing to score")
 
     def __len__(self) -> int:
         return len(self.questions)
@@ -229,23 +221,13 @@ class ChoiceDataset:
     def image_keys(self) -> list[str]:
         return [q.image_key for q in self.questions]
 
-    def check_images(self) -> None:
-        missing = [q for q in self.questions if isinstance(q.image, Path) and not q.image.is_file()]
-        if missing:
-            raise FileNotFoundError(f"sample {missing[0].id}: image {missing[0].image} does not exist ({len(missing)} "
-                                    f"of the {len(self.questions)} questions' images are missing). "
-                                    f"{self.missing_image_hint}")
-
     def __getitem__(self, i: int) -> Sample:
         q = self.questions[i]
-        if isinstance(q.image, Path):
-            image = load_image(q.image, q.id, self.missing_image_hint)
-        else:
-            try:
-                image = q.image()
-            except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError, binascii's Error, no image
-                raise OSError(f"sample {q.id}: its embedded image cannot be read ({error}): check the benchmark's "
-                              "file (damaged or incomplete: fetch it again)") from None
+        try:
+            image = q.image()
+        except (OSError, ValueError) as error:  # PIL's UnidentifiedImageError, binascii's Error, no image
+            raise OSError(f"sample {q.id}: its embedded image cannot be read ({error}): check the benchmark's "
+                          "file (damaged or incomplete: fetch it again)") from None
         subject, obj = (q.objects + ["", ""])[:2]
         return Sample(id=q.id, split=q.split, image=image, statement=q.question, label=True, relation=q.category,
                       subject=subject, object=obj, negative_type="none", category=q.category, options=q.options,

@@ -10,7 +10,7 @@ is about are its `objects`, and accuracy is reported per relation and per data s
 
 from __future__ import annotations
 
-from zerovlm.data.choice import ChoiceDataset, Question, benchmark_file, decoded, load_table
+from zerovlm.data.choice import ChoiceDataset, Question, benchmark_file, decoded, load_table, require_columns
 
 HUB = "Phineas476/EmbSpatial-Bench"
 FILE = "embspatial_bench.json"
@@ -23,10 +23,7 @@ class EmbSpatialDataset(ChoiceDataset):
         hint = f"Set paths.embspatial_dir to a folder holding {file} from {HUB}."
         path = benchmark_file(source or HUB, file, hint)
         rows = load_table("json", split="train", cache_dir=cache_dir, hint=hint, data_files=str(path))
-        missing = set(FIELDS) - set(rows.column_names)
-        if missing:
-            raise ValueError(f"{path}: its records have no {', '.join(sorted(missing))}: expected the authors' "
-                             f"format ({', '.join(FIELDS)}, objects, data_source)")
+        require_columns(rows, FIELDS, str(path), f"the authors' format ({', '.join(FIELDS)}, objects, data_source)")
         questions = []
         for k, row in enumerate(rows.select_columns([c for c in rows.column_names if c != "image"])):
             options, answer = list(row["answer_options"]), row["answer"]

@@ -23,6 +23,7 @@ from zerovlm.data.choice import (
     letter_index,
     load_table,
     named_objects,
+    require_columns,
 )
 
 HUB = "ccvl/3DSRBench"
@@ -49,10 +50,8 @@ class ThreeDSRBenchDataset(ChoiceDataset):
         path = benchmark_file(source or HUB, file, hint)
         rows = load_table("csv", split="train", cache_dir=cache_dir, hint=hint, data_files=str(path), delimiter="\t",
                           keep_default_na=False)
-        missing = {"qid", "question", "A", "B", "answer", "category", "image"} - set(rows.column_names)
-        if missing:
-            raise ValueError(f"{path}: no column {', '.join(sorted(missing))}: expected VLMEvalKit's TSV (index, qid, "
-                             "question, A, B, C, D, answer, category, image, ...)")
+        require_columns(rows, ("qid", "question", "A", "B", "answer", "category", "image"), str(path),
+                        "VLMEvalKit's TSV (index, qid, question, A, B, C, D, answer, category, image, ...)")
         questions, group_objects = [], {}
         at = {row["index"]: k for k, row in enumerate(rows.select_columns(["index"]))} if "index" in \
             rows.column_names else {}
