@@ -24,6 +24,15 @@ def read_jsonl(path: str | Path) -> list[tuple[int, dict]]:
     return records
 
 
+def read_json(path: str | Path):
+    """A whole JSON file (What'sUp's annotation lists); malformed JSON fails with file and line number."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+
+
 def require(record: dict, fields: dict[str, type], where: str) -> None:
     """Fail with `where` (file:line) when a field is missing or of the wrong type."""
     for name, kind in fields.items():

@@ -20,7 +20,6 @@ seeded permutation of the sorted pairs with `split_fractions`: no pair, so no im
 
 from __future__ import annotations
 
-import json
 import re
 from collections import defaultdict
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from zerovlm.data.images import first_existing
+from zerovlm.data.jsonl import read_json
 from zerovlm.data.records import Record, RecordDataset
 from zerovlm.data.sample import NEGATIVE_TYPES
 from zerovlm.data.task import derive_negatives
@@ -83,10 +83,7 @@ class WhatsUpDataset(RecordDataset):
                                     f"in dataset.data_dir; they are published at {RELEASE}")
         self.missing_image_hint = (f"dataset.data_dir must hold {image_dir}/ from {RELEASE}; "
                                    "dataset.on_missing=skip skips and counts such samples.")
-        try:
-            items = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        items = read_json(path)
 
         parsed = []
         for index, item in enumerate(items):

@@ -15,10 +15,10 @@ The paper reports COCO-spatial and GQA-spatial as the mean of the one- and two-o
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+from zerovlm.data.jsonl import read_json
 from zerovlm.data.records import Record, RecordDataset
 
 SUBSETS = {"coco_one": ("coco_qa_one_obj.json", "val2017"), "coco_two": ("coco_qa_two_obj.json", "val2017"),
@@ -62,10 +62,7 @@ class WhatsUpSpatialDataset(RecordDataset):
         images = Path(image_dir) if image_dir else Path(data_dir) / folder
         self.missing_image_hint = (f"dataset.image_dir (or {folder}/ in dataset.data_dir) must hold the images, "
                                    f"from {RELEASE}; dataset.on_missing=skip skips and counts such samples.")
-        try:
-            rows = json.loads(path.read_text())
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        rows = read_json(path)
         records = []
         for index, row in enumerate(rows):
             if not (isinstance(row, list) and len(row) >= 3 and all(isinstance(c, str) for c in row[1:])):
