@@ -59,13 +59,12 @@ class ViewStageModule(pl.LightningModule):
         """Views generated, read from the cache, and found corrupt there (made again) by this rank, in this process
         and in its loader's workers."""
         self.views.flush()  # every generated view written to the cache
-        return {name: getattr(self.views, name) + self.loader_views[name]
-                for name in ("generated", "cached", "corrupt")}
+        return self.views_made()
 
     def views_made(self) -> dict[str, int]:
-        """Views generated and read from the cache so far by this rank (for the progress bar; not waiting on
-        the writes)."""
-        return {name: getattr(self.views, name) + self.loader_views[name] for name in ("generated", "cached")}
+        """The same counts so far, without waiting on the writes (for the progress bar)."""
+        return {name: getattr(self.views, name) + self.loader_views[name]
+                for name in ("generated", "cached", "corrupt")}
 
     @contextmanager
     def timed(self, name: str):
