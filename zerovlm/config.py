@@ -14,6 +14,8 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from zerovlm.backbones.answers import NO_VARIANTS, YES_VARIANTS
+
 
 @dataclass
 class SyntheticDatasetConfig:
@@ -184,8 +186,18 @@ class HFBackboneConfig:
     # statements about one picture compute the picture and the prompt before them once (likelihood scoring and
     # caption choice; the same scores as apart, where the processor's output allows it)
     share_prefix: bool = True
-    yes_words: list[str] = field(default_factory=lambda: ["yes", "Yes", "YES", " yes", " Yes"])
-    no_words: list[str] = field(default_factory=lambda: ["no", "No", "NO", " no", " No"])
+    yes_words: list[str] = field(default_factory=lambda: list(YES_VARIANTS))
+    no_words: list[str] = field(default_factory=lambda: list(NO_VARIANTS))
+    # the processor class to load, where the checkpoint's processor_config.json names one that does not take
+    # images (InstructBLIP's names InstructBlipVideoProcessor); null: AutoProcessor, as the checkpoint says
+    processor_class: str | None = None
+    # image processors come in a PIL and a torchvision version, and transformers picks torchvision where it is
+    # installed: pil (the checkpoints' reference numerics) gives the same pixels whatever is installed
+    image_backend: str | None = "pil"
+    # pad each picture to a square with the image processor's mean colour before the processor (LLaVA-1.5's own
+    # `image_aspect_ratio: pad`): a processor that centre-crops then cuts no view of a wide canvas
+    pad_to_square: bool = False
+    system_prompt: str | None = None  # a system turn before the question, through the checkpoint's chat template
     seed: int = 0  # seed of the tiny random weights
 
 
@@ -199,6 +211,8 @@ class CLIPBackboneConfig:
     batch_size: int = 16
     dtype: str = "float32"
     scoring: str = "similarity"
+    image_backend: str | None = "pil"
+    pad_to_square: bool = False  # as the HF backbone's: no centre crop cuts a view of a wide canvas
     seed: int = 0
 
 

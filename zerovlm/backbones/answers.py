@@ -45,6 +45,11 @@ from __future__ import annotations
 
 import re
 
+# The words whose single-token variants likelihood scoring sums for yes and for no (backbone.yes_words / no_words):
+# as a reply begins after a space ("ASSISTANT: Yes") or after a line break ("assistant\nYes").
+YES_VARIANTS = ("yes", "Yes", "YES", " yes", " Yes")
+NO_VARIANTS = ("no", "No", "NO", " no", " No")
+
 YES_WORDS = frozenset({"yes", "yeah", "yep", "yup", "true", "correct", "accurate"})
 NO_WORDS = frozenset({"no", "nope", "false", "incorrect", "wrong", "inaccurate", "untrue"})
 NEGATIONS = frozenset({

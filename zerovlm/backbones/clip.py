@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from zerovlm.backbones.hf import load_processor, mean_colour, pad_to_square
 from zerovlm.backbones.tiny import ensure_tiny_model
 from zerovlm.data.relations import OPPOSITES
 from zerovlm.data.task import replace_phrase
@@ -21,14 +22,16 @@ from zerovlm.data.task import replace_phrase
 
 class CLIPBackbone(torch.nn.Module):
     def __init__(self, name: str, model: str, revision: str | None = None, tiny_random: str | None = None,
-                 batch_size: int = 16, dtype: str = "float32", scoring: str = "similarity", seed: int = 0) -> None:
+                 batch_size: int = 16, dtype: str = "float32", scoring: str = "similarity",
+                 image_backend: str | None = "pil", pad_to_square: bool = False, seed: int = 0) -> None:
         super().__init__()
-        from transformers import AutoModel, AutoProcessor
+        from transformers import AutoModel
 
         if tiny_random:
             ensure_tiny_model(tiny_random, model, seed)
         self.name, self.batch_size, self.scoring, self.tiny_random = name, batch_size, scoring, bool(tiny_random)
-        self.processor = AutoProcessor.from_pretrained(model, revision=revision)
+        self.processor = load_processor(name, model, revision, image_backend=image_backend)
+        self.square = mean_colour(self.processor.image_processor) if pad_to_square else None
         self.model = AutoModel.from_pretrained(model, revision=revision, dtype=getattr(torch, dtype)).eval()
 
     def score(self, pictures: list, prompts: list[str], samples=None) -> list[dict]:
@@ -55,6 +58,8 @@ class CLIPBackbone(torch.nn.Module):
         if any(isinstance(p, list) for p in pictures):
             raise ValueError(f"backbone {self.name} takes one image: use a stitched layout, not layout=separate")
         captions = [c for opts in options for c in opts]
+        if self.square is not None:
+            pictures = [pad_to_square(p, self.square) for p in pictures]
         inputs = self.processor(text=captions, images=pictures, return_tensors="pt", padding=True,
                                 truncation=True).to(self.model.device)
         if "pixel_values" in inputs:

@@ -33,7 +33,7 @@ import torch
 from PIL import Image
 from transformers import BatchFeature
 
-from zerovlm.backbones.answers import parse_answer
+from zerovlm.backbones.answers import NO_VARIANTS, YES_VARIANTS, parse_answer
 from zerovlm.backbones.tiny import ensure_tiny_model
 from zerovlm.hf_classes import TORCHVISION_HINT
 
@@ -55,6 +55,65 @@ def _move_padding(inputs, prefix: str, to_front: bool) -> None:
         if key.startswith(prefix) and (prefix or not key.startswith("qformer_")) and torch.is_tensor(value) \
                 and value.shape == mask.shape:
             inputs[key] = value.gather(1, order)
+
+
+def pad_to_square(image: Image.Image, colour: tuple[int, ...]) -> Image.Image:
+    """The picture centred on a square of `colour`, as LLaVA-1.5's `expand2square` does before its processor."""
+    width, height = image.size
+    if width == height:
+        return image
+    side = max(width, height)
+    square = Image.new(image.mode, (side, side), colour)
+    square.paste(image, ((side - width) // 2, (side - height) // 2))
+    return square
+
+
+def mean_colour(image_processor) -> tuple[int, ...]:
+    """The image processor's mean as a colour, as LLaVA-1.5's code takes it: tuple(int(255 m) for m in mean)."""
+    return tuple(int(255 * m) for m in image_processor.image_mean)
+
+
+def load_processor(name: str, model: str, revision: str | None = None, trust_remote_code: bool = False,
+                   processor_class: str | None = None, image_backend: str | None = "pil", **kwargs):
+    """The checkpoint's processor (AutoProcessor, or `processor_class` where the checkpoint names one that takes
+    no images), its image processor on `image_backend` (pil / torchvision) whatever else is installed."""
+    import transformers
+
+    loader = getattr(transformers, processor_class, None) if processor_class else transformers.AutoProcessor
+    if loader is None:
+        raise ValueError(f"backbone.processor_class={processor_class!r} is no class of transformers "
+                         f"{transformers.__version__}")
+    common = {"revision": revision, "trust_remote_code": trust_remote_code}
+    try:
+        if image_backend is not None:  # the image processor alone: video processors have no PIL version
+            kwargs["image_processor"] = transformers.AutoImageProcessor.from_pretrained(
+                model, backend=image_backend, **common, **kwargs)
+        processor = loader.from_pretrained(model, **common, **kwargs)
+    except OSError as error:
+        raise OSError(f"could not load backbone {name} from {model!r} ({error}). Offline, download it where "
+                      f"there is a network (huggingface-cli download {model}) and set backbone.model to the "
+                      "local folder.") from None
+    except (ImportError, ValueError) as error:  # video processors want torchvision (an ImportError or ValueError)
+        if "torchvision" not in str(error):
+            raise
+        raise ImportError(f"could not load the processor of backbone {name} from {model!r}: {error}\n"
+                          f"{TORCHVISION_HINT}" + _image_processor_hint(model)) from None
+    if getattr(processor, "image_processor", None) is None and hasattr(processor, "video_processor"):
+        raise ValueError(f"backbone {name}: the processor of {model} is {type(processor).__name__}, which takes "
+                         f"videos, not images{_image_processor_hint(model)}")
+    return processor
+
+
+def _image_processor_hint(model: str) -> str:
+    """How to load the processor for images of a checkpoint whose own names one for videos."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError):
+        return ""
+    images = {"instructblip": "InstructBlipProcessor"}.get(config.model_type)
+    return f"; set backbone.processor_class={images} to load the one for images" if images else ""
 
 
 def _images(picture) -> list[Image.Image]:
@@ -122,32 +181,79 @@ class ModelInputs:
     workers make the model input while the device runs the previous batch."""
 
     def __init__(self, name: str, processor, prompt_format: str | None, multi_image: bool, dtype: torch.dtype,
-                 share_prefix: bool, generates: bool) -> None:
+                 share_prefix: bool, generates: bool, system_prompt: str | None = None,
+                 pad_to_square: bool = False) -> None:
         self.name, self.processor, self.tokenizer = name, processor, processor.tokenizer
         self.prompt_format, self.multi_image, self.dtype = prompt_format, multi_image, dtype
-        self.share_prefix, self.generates = share_prefix, generates
+        self.share_prefix, self.generates, self.system_prompt = share_prefix, generates, system_prompt
+        self.square = mean_colour(processor.image_processor) if pad_to_square else None
         self.shares: bool | None = None  # known after the first batch: whether this processor's prefixes can be shared
+        # a processor that takes the answer as a suffix (PaliGemma's: after its "\n", attended causally) gets the
+        # options so; any other has them appended as the template's assistant turn would begin
+        self.suffixed = "suffix" in inspect.signature(processor.__call__).parameters
+        self.answer_joint = "" if self.suffixed else self._answer_joint()
+
+    def _messages(self, content: list[dict]) -> list[dict]:
+        system = [{"role": "system", "content": [{"type": "text", "text": self.system_prompt}]}] \
+            if self.system_prompt else []
+        return [*system, {"role": "user", "content": content}]
 
     def chat_text(self, prompt: str, num_images: int = 1) -> str:
-        """The exact text the model is given: the processor's chat template around the image(s) and the prompt."""
+        """The exact text the model is given: the processor's chat template around the system prompt, the
+        image(s) and the prompt."""
         if self.prompt_format is not None:
-            return self.prompt_format.format(prompt=prompt)
+            if self.system_prompt and "{system}" not in self.prompt_format:
+                raise ValueError(f"backbone {self.name}: backbone.system_prompt is set, but backbone.prompt_format "
+                                 "has no {system} to put it in")
+            return self.prompt_format.format(prompt=prompt, system=self.system_prompt or "")
         content = [{"type": "image"} for _ in range(num_images)] + [{"type": "text", "text": prompt}]
-        return self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
+        return self.processor.apply_chat_template(self._messages(content), add_generation_prompt=True)
 
-    def _encode(self, pictures: list, texts: list[str]) -> BatchFeature:
+    def _answer_joint(self) -> str:
+        """What stands between the model input and the first word of the assistant's answer, read off the chat
+        template: " " after llava-hf's "ASSISTANT:", "" after Qwen's "assistant\n". Without a template: a space,
+        unless the prompt format ends in whitespace."""
+        if self.prompt_format is not None:
+            return "" if self.prompt_format.format(prompt="", system="")[-1:].isspace() else " "
+        question = [{"type": "text", "text": "Q"}]
+        asked = self.processor.apply_chat_template(self._messages(question), add_generation_prompt=True)
+        answer = "Zx9"
+        answered = self.processor.apply_chat_template(
+            [*self._messages(question), {"role": "assistant", "content": [{"type": "text", "text": answer}]}])
+        if not answered.startswith(asked) or answer not in answered[len(asked):]:
+            raise ValueError(f"backbone {self.name}: its chat template does not continue the generation prompt "
+                             f"with the assistant's turn ({asked!r} vs {answered!r}): the tokens an answer is "
+                             "scored as cannot be read off it")
+        return answered[len(asked):answered.index(answer, len(asked))]
+
+    def answer_text(self, text: str, option: str) -> str:
+        """The model input followed by `option` as the assistant would begin its answer."""
+        return f"{text}{self.answer_joint}{option}"
+
+    def _encode(self, pictures: list, texts: list[str], suffixes: list[str] | None = None) -> BatchFeature:
         images = [_images(p) for p in pictures]
         if any(len(i) > 1 for i in images) and not self.multi_image:
             raise ValueError(f"backbone {self.name} takes one image per prompt: use a stitched layout, not "
                              "layout=separate (or set backbone.multi_image=true for a model that takes several)")
+        if self.square is not None:
+            images = [[pad_to_square(im, self.square) for im in i] for i in images]
         flat = images if self.multi_image else [i[0] for i in images]
-        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True)
+        extra = {"suffix": suffixes} if suffixes is not None else {}
+        inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True, **extra)
         inputs.pop("labels", None)  # some processors (PaliGemma's) add them; nothing here trains
+
         # Padding must not move a token's position, or results depend on the batch. The LLM's rows are padded on
         # the left (InstructBLIP's processor puts its image tokens before that padding: the pads go to the front);
         # a Q-Former's rows (BERT-style absolute positions) are padded on the right.
         _move_padding(inputs, "", to_front=True)
         _move_padding(inputs, "qformer_", to_front=False)
+        if suffixes is not None:  # the eos the processor appends to each suffix: not the option's, not scored
+            if not bool((inputs["input_ids"][:, -1] == self.tokenizer.eos_token_id).all()):
+                raise ValueError(f"backbone {self.name}: its processor did not end every answer with eos")
+            shape = inputs["input_ids"].shape
+            for key, value in list(inputs.items()):
+                if torch.is_tensor(value) and value.shape == shape:
+                    inputs[key] = value[:, :-1]
         if "pixel_values" in inputs:
             inputs["pixel_values"] = inputs["pixel_values"].to(self.dtype)
         return inputs
@@ -157,14 +263,24 @@ class ModelInputs:
         texts = [self.chat_text(p, len(_images(pic))) for pic, p in zip(pictures, prompts, strict=True)]
         if options is None:
             rows, full, scored, counts = pictures, texts, None, None
+        elif self.suffixed:  # the processor puts each option after the prompt itself
+            rows = [picture for picture, opts in zip(pictures, options, strict=True) for _ in opts]
+            full = [text for text, opts in zip(texts, options, strict=True) for _ in opts]
+            suffixes = [option for opts in options for option in opts]
+            scored = [len(self.tokenizer.encode(option, add_special_tokens=False)) for option in suffixes]
+            return Prepared("choose", texts, self._encode(rows, full, suffixes), scored, [len(o) for o in options])
         else:
             rows, full, scored, counts = [], [], [], [len(o) for o in options]
             for picture, text, opts in zip(pictures, texts, options, strict=True):
-                prefix = len(self.tokenizer.encode(text, add_special_tokens=False))  # once per sample
+                prefix = self.tokenizer.encode(text, add_special_tokens=False)  # once per sample
                 for option in opts:
                     rows.append(picture)
-                    full.append(f"{text} {option}")
-                    scored.append(len(self.tokenizer.encode(full[-1], add_special_tokens=False)) - prefix)
+                    full.append(self.answer_text(text, option))
+                    ids = self.tokenizer.encode(full[-1], add_special_tokens=False)
+                    if ids[:len(prefix)] != prefix:
+                        raise ValueError(f"backbone {self.name}: the option {option!r} changes how the model input "
+                                         f"before it is tokenized ({text[-40:]!r}): its tokens cannot be scored")
+                    scored.append(len(ids) - len(prefix))
         kind = "score" if options is None else "choose"
         shared = None
         if self.share_prefix and self.shares is not False and not (self.generates and kind == "score"):
@@ -219,10 +335,12 @@ class HFVisionLanguageModel(torch.nn.Module):
                  scoring: str = "likelihood", batch_size: int = 4, max_new_tokens: int = 8,
                  dtype: str = "float32", attn_implementation: str | None = None, device_map: str | None = None,
                  quantization: str | None = None, trust_remote_code: bool = False, processor_kwargs=None,
-                 multi_image: bool = False, prompt_format: str | None = None, yes_words=("yes", "Yes"),
-                 no_words=("no", "No"), share_prefix: bool = True, seed: int = 0) -> None:
+                 multi_image: bool = False, prompt_format: str | None = None, yes_words=YES_VARIANTS,
+                 no_words=NO_VARIANTS, share_prefix: bool = True, processor_class: str | None = None,
+                 image_backend: str | None = "pil", pad_to_square: bool = False, system_prompt: str | None = None,
+                 seed: int = 0) -> None:
         super().__init__()
-        from transformers import AutoModelForImageTextToText, AutoProcessor
+        from transformers import AutoModelForImageTextToText
 
         if scoring not in SCORING:
             raise ValueError(f"backbone.scoring={scoring!r}: choose one of {', '.join(SCORING)}")
@@ -232,23 +350,20 @@ class HFVisionLanguageModel(torch.nn.Module):
             ensure_tiny_model(tiny_random, model, seed)
         self.name, self.scoring, self.batch_size, self.max_new_tokens = name, scoring, batch_size, max_new_tokens
         self.tiny_random, self.multi_image, self.prompt_format = bool(tiny_random), multi_image, prompt_format
-        try:
-            self.processor = AutoProcessor.from_pretrained(model, revision=revision,
-                                                           trust_remote_code=trust_remote_code,
-                                                           **(processor_kwargs or {}))
-        except OSError as error:
-            raise OSError(f"could not load backbone {name} from {model!r} ({error}). Offline, download it where "
-                          f"there is a network (huggingface-cli download {model}) and set backbone.model to the "
-                          "local folder.") from None
-        except ImportError as error:  # e.g. Qwen2.5-VL's and LLaVA-OneVision's video processors want torchvision
-            raise ImportError(f"could not load the processor of backbone {name} from {model!r}: {error}\n"
-                              f"If it names torchvision: {TORCHVISION_HINT}") from None
-        self.processor.tokenizer.padding_side = "left"  # the answer position is the last one in every row
+        self.processor = load_processor(name, model, revision, trust_remote_code, processor_class, image_backend,
+                                        **(processor_kwargs or {}))
+        tokenizer = self.processor.tokenizer
+        tokenizer.padding_side = "left"  # the answer position is the last one in every row
+        if tokenizer.pad_token is None:  # e.g. InstructBLIP-Vicuna's: padded positions are masked, any id serves
+            tokenizer.pad_token = tokenizer.unk_token or tokenizer.eos_token
+            log.info("backbone %s: its tokenizer has no pad token; padding with %s (masked)", name,
+                     tokenizer.pad_token)
         if prompt_format is None and not getattr(self.processor, "chat_template", None):
             raise ValueError(f"backbone {name}: the processor of {model} has no chat template; set "
                              "backbone.prompt_format (e.g. '{prompt}') to say how the prompt is given")
         self.inputs = ModelInputs(name, self.processor, prompt_format, multi_image, getattr(torch, dtype),
-                                  share_prefix, generates=scoring == "generate")
+                                  share_prefix, generates=scoring == "generate", system_prompt=system_prompt,
+                                  pad_to_square=pad_to_square)
         self.tokenizer = self.processor.tokenizer
         kwargs = {"revision": revision, "dtype": getattr(torch, dtype), "trust_remote_code": trust_remote_code}
         if attn_implementation:
