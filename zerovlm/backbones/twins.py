@@ -236,8 +236,7 @@ def _stand_in_clip(real: Path, out: Path) -> dict[str, str]:
 
     from zerovlm.hf_classes import image_processor_class
 
-    tokenizer = CLIPTokenizer(vocab_file=str(real / "vocab.json"), merges_file=str(real / "merges.txt"),
-                              model_max_length=77, pad_token="<|endoftext|>")
+    tokenizer = CLIPTokenizer.from_pretrained(real, model_max_length=77)
     llava = files_of("llava-hf/llava-1.5-7b-hf") / "preprocessor_config.json"
     settings = json.loads(llava.read_text()) if llava.is_file() else {
         "size": {"shortest_edge": 336}, "crop_size": {"height": 336, "width": 336}, "resample": 3}
