@@ -286,3 +286,33 @@ def _unnormalised_clip(backbone, picture) -> np.ndarray:
     ip = backbone.processor.image_processor
     mean, std = torch.tensor(ip.image_mean)[:, None, None], torch.tensor(ip.image_std)[:, None, None]
     return ((pixels * std + mean) * 255).permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize("name", ["zero123", "zero123_xl", "stable_zero123"])
+def test_zero123_configs_on_twins_of_their_checkpoints(name):
+    from zerovlm.backbones.twins import ensure_zero123_twin
+    from zerovlm.generators.zero123 import reference_scheduler
+    from zerovlm.views import resolve_poses
+
+    model = OmegaConf.load(Path(CONFIG_PATH) / "generator" / f"{name}.yaml").model
+    folder = ensure_zero123_twin(model, SESSION_CACHE / "twins" / model.replace("/", "__"))
+    real = json.loads((folder / "scheduler" / "scheduler_config.json").read_text())
+    pinned = reference_scheduler().config
+    for key in ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "clip_sample", "set_alpha_to_one",
+                "steps_offset", "prediction_type"):
+        assert real[key] == pinned[key], key  # the scheduler pinned here is the checkpoint's
+    with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=[f"paths.cache_root={SESSION_CACHE}", "paths.output_dir=/tmp/o",
+                                                       f"generator={name}", f"generator.model={folder}",
+                                                       "generator.steps=2"])
+    generator = instantiate(cfg.generator, _convert_="all")
+    pipeline = generator.pipeline
+    assert pipeline.feature_extractor.crop_size == {"height": 224, "width": 224}  # the real feature extractor
+    assert pipeline.cc_projection.config.in_channel == 772  # the real cc_projection config: 768 + 4
+    from zerovlm.data.synthetic import SyntheticDataset
+    from zerovlm.generators.base import ViewRequest
+
+    sample = SyntheticDataset(num_scenes=4, splits=["train", "dev", "test"])[0]
+    pose = resolve_poses([{"name": "left", "azimuth": -90}], sample.id, 0)[0]
+    view = generator.generate([ViewRequest(sample, pose, 1)])[0]
+    assert view.size == (256, 256) and view.mode == "RGB"  # the real resolution, through the whole sampler

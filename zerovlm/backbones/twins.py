@@ -349,3 +349,61 @@ def ensure_twin(model: str, path: str | os.PathLike, seed: int = 0) -> Path:
 
         require_torchvision(f"the twin of {model}")
     return save_dir_atomic(path, lambda tmp: build_twin(model, tmp, seed), marker="twin.json")
+
+
+# ---- Zero-1-to-3: the diffusers-format checkpoints' model_index.json, scheduler, feature extractor and
+# cc_projection configs are at hand; the UNet's, VAE's and image encoder's configs are not ----
+
+ZERO123 = ("kxic/zero123-165000", "kxic/zero123-xl", "kxic/stable-zero123")
+
+
+def build_zero123_twin(model: str, out: Path, seed: int = 0) -> dict:
+    """A Zero-1-to-3 twin at the real interface sizes (256 px in and out, 4 latent channels at 1/8, a 768-wide
+    CLIP image embedding + 4 pose values into cc_projection, the input latents concatenated: 8 UNet channels),
+    every weight random; the real non-weight files copied unchanged."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    from zerovlm.generators.zero123 import CCProjection
+
+    real = files_of(model)
+    real_files = _non_weight_files(real) if real.is_dir() else []
+    torch.manual_seed(seed)
+    embed = 768
+    parts = {
+        "unet": UNet2DConditionModel(
+            sample_size=32, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
+            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+            cross_attention_dim=embed, attention_head_dim=8, norm_num_groups=8),
+        "vae": AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
+                             up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16),
+                             latent_channels=4, layers_per_block=1, norm_num_groups=4, sample_size=256),
+        "image_encoder": CLIPVisionModelWithProjection(CLIPVisionConfig(
+            **VISION, image_size=224, patch_size=14, projection_dim=embed)),
+    }
+    for name, part in parts.items():
+        part.eval().save_pretrained(out / name)
+    if Path("cc_projection/config.json") in real_files:  # its weights; the config is the real one (772 -> 768)
+        CCProjection.from_config(json.loads((real / "cc_projection" / "config.json").read_text())).save_pretrained(
+            out / "cc_projection")
+    else:
+        CCProjection(embed + 4, embed).save_pretrained(out / "cc_projection")
+    for name in real_files:
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(real / name, out / name)
+    missing = [f for f in ("model_index.json", "scheduler/scheduler_config.json",
+                           "feature_extractor/preprocessor_config.json") if Path(f) not in real_files]
+    if missing:
+        raise FileNotFoundError(f"the twin of {model} needs the real {', '.join(missing)} in {real}")
+    info = {"model": model, "family": "zero123", "files_from": str(real), "real_files": [str(p) for p in real_files],
+            "stand_in_files": ["unet/config.json", "vae/config.json", "image_encoder/config.json"],
+            "stand_ins": {"unet": "an 8-channel UNet2DConditionModel, 2 levels of 32 and 64, cross-attention 768",
+                          "vae": "an AutoencoderKL with 4 levels (1/8 latents, 4 channels) of 8 to 16 channels",
+                          "image_encoder": "a 2-layer CLIP vision tower at 224 px, patch 14, projection 768"}}
+    (out / "twin.json").write_text(json.dumps(info, indent=2) + "\n")
+    return info
+
+
+def ensure_zero123_twin(model: str, path: str | os.PathLike, seed: int = 0) -> Path:
+    return save_dir_atomic(path, lambda tmp: build_zero123_twin(model, tmp, seed), marker="twin.json")
