@@ -37,8 +37,8 @@ def test_every_group_has_options():
     assert {g for g, _ in OPTIONS} == set(GROUPS)
     # prior_wording/ is used inside prior options, paper_table3/ (rows of the paper's table) by its experiment,
     # hydra/ holds hydra/launcher=slurm, system_prompt/ the paper presets' conversation
-    assert {p.name for p in Path(CONFIG_PATH).iterdir() if p.is_dir()} == set(GROUPS) | {"prior_wording", "hydra",
-                                                                                         "paper_table3", "system_prompt"}
+    folders = {p.name for p in Path(CONFIG_PATH).iterdir() if p.is_dir()}
+    assert folders == set(GROUPS) | {"prior_wording", "hydra", "paper_table3", "system_prompt"}
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])

@@ -375,7 +375,8 @@ def build_zero123_twin(model: str, out: Path, seed: int = 0) -> dict:
         "unet": UNet2DConditionModel(
             sample_size=32, in_channels=8, out_channels=4, layers_per_block=1, block_out_channels=(32, 64),
             down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=embed, attention_head_dim=8, norm_num_groups=8),
+            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), cross_attention_dim=embed, attention_head_dim=8,
+            norm_num_groups=8),
         "vae": AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 4,
                              up_block_types=("UpDecoderBlock2D",) * 4, block_out_channels=(8, 8, 16, 16),
                              latent_channels=4, layers_per_block=1, norm_num_groups=4, sample_size=256),
