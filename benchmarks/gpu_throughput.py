@@ -426,10 +426,22 @@ def say(text: str) -> None:
 
 # --------------------------------------------------------------------------------------------------------- LLaVA
 
+def expand2square(image, colour):
+    """LLaVA-1.5's expand2square (llava/mm_utils.py): the picture centred on a square of `colour`."""
+    from PIL import Image
+
+    width, height = image.size
+    if width == height:
+        return image
+    square = Image.new(image.mode, (max(width, height),) * 2, colour)
+    square.paste(image, ((max(width, height) - width) // 2, (max(width, height) - height) // 2))
+    return square
+
+
 def measure_llava(args, profile: dict, work: Path, peak) -> dict:
     import torch
     from PIL import Image
-    from transformers import AutoProcessor
+    from transformers import AutoImageProcessor, AutoProcessor
 
     device, dtype = args.device, args.torch_dtype
     batch = profile["llava_batch"]
@@ -447,8 +459,12 @@ def measure_llava(args, profile: dict, work: Path, peak) -> dict:
     n_params = parameters([model])
     say(f"  {n_params / 1e9:.2f} B parameters, built in {built:.1f} s on {device}, saved in {saved:.1f} s")
 
-    processor = AutoProcessor.from_pretrained(folder)  # as the job loads it
+    # as LLaVA-1.5's own code (and the llava15_7b config) feeds it: the PIL image processor, pictures padded to a
+    # square with its mean colour
+    processor = AutoProcessor.from_pretrained(
+        folder, image_processor=AutoImageProcessor.from_pretrained(folder, backend="pil"))
     processor.tokenizer.padding_side = "left"
+    mean = tuple(int(255 * m) for m in processor.image_processor.image_mean)
     tokenizer = processor.tokenizer
     yes, no = single_token_ids(tokenizer, YES_WORDS), single_token_ids(tokenizer, NO_WORDS)
     image_token_id = tokenizer.convert_tokens_to_ids("<image>")
@@ -461,7 +477,7 @@ def measure_llava(args, profile: dict, work: Path, peak) -> dict:
         images = []
         for i in idx:
             with Image.open(records[i]["path"]) as image:
-                images.append(image.convert("RGB"))
+                images.append(expand2square(image.convert("RGB"), mean))
         inputs = processor(images=images, text=[texts[i] for i in idx], return_tensors="pt", padding=True)
         inputs = inputs.to(device)
         inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
