@@ -6,10 +6,16 @@ Two scoring modes:
   p_yes > 0.5 (an exact tie counts as no).
 - generate: greedy decoding of `max_new_tokens`, then the word-level parser (answers.py); an answer the
   parser cannot read is unparsed, counted, never guessed.
-And caption choice (`choose`): each caption's mean token log-probability as the answer.
+And caption choice (`choose`, also multiple choice by letter): each option's mean token log-probability as the
+answer, the option placed as the assistant would begin it (read off the chat template: " A" after llava-hf's
+"ASSISTANT:", "A" after Qwen's "assistant\n"), or given as the processor's `suffix` where it takes one
+(PaliGemma's: causal, exactly the option's tokens).
 
-The model input is the processor's chat template around the image(s) and the prompt; a processor without one
-(InstructBLIP, PaliGemma) gets `prompt_format` instead. A picture is one image, or a list of images for
+The model input is the processor's chat template around an optional system prompt, the image(s) and the prompt; a
+processor without one (InstructBLIP, PaliGemma) gets `prompt_format` instead. The processor is the checkpoint's
+(`load_processor`: `processor_class` where its files name one for videos; the PIL image processor whatever is
+installed), and `pad_to_square` pads each picture to a square of the processor's mean colour first (LLaVA-1.5's
+`image_aspect_ratio: pad`), so that a centre crop cuts no view. A picture is one image, or a list of images for
 `layout=separate` (one image entry each, in order). Rows are left-padded, so the answer position is the last.
 On CUDA out-of-memory a batch is split in halves and retried, logged, never losing or repeating a sample.
 
@@ -241,7 +247,6 @@ class ModelInputs:
         extra = {"suffix": suffixes} if suffixes is not None else {}
         inputs = self.processor(images=flat, text=texts, return_tensors="pt", padding=True, **extra)
         inputs.pop("labels", None)  # some processors (PaliGemma's) add them; nothing here trains
-
         # Padding must not move a token's position, or results depend on the batch. The LLM's rows are padded on
         # the left (InstructBLIP's processor puts its image tokens before that padding: the pads go to the front);
         # a Q-Former's rows (BERT-style absolute positions) are padded on the right.
