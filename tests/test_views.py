@@ -33,7 +33,7 @@ def test_random_pose_follows_the_reference_demo():
     assert all(p.polar.is_integer() and p.azimuth.is_integer() for p in draws)  # whole degrees, as the demo
 
 
-def test_resolve_poses_per_sample():
+def test_resolve_poses_per_image():
     a = resolve_poses(FOUR, "s1", 0)
     assert [p.name for p in a] == ["origin", "left", "right", "random"]
     assert (a[1].polar, a[1].azimuth, a[1].radius) == (0.0, -90.0, 0.0)
@@ -107,6 +107,20 @@ def test_a_batch_sends_all_its_missing_views_in_one_call_and_shares_views_betwee
     assert views[0][1][1].tobytes() == views[1][1][1].tobytes()
     single = ViewMaker(FOUR[:3], OracleRenderer(), ViewCache(tmp_path / "other"), seed=0)
     assert [[im.tobytes() for _, im in v] for v in views] == [[im.tobytes() for _, im in single(s)] for s in samples]
+
+
+def test_the_random_view_is_one_per_image_shared_by_its_statements(tmp_path):
+    """The paper's Ra-V: one random view per image, whichever statement about it is asked."""
+    dataset = SyntheticDataset(num_scenes=2, splits=["train", "dev", "test"])
+    samples = [dataset[i] for i in range(4)]  # two scenes, a true and a false statement each
+    assert samples[0].image_key == samples[1].image_key != samples[2].image_key
+    assert samples[0].id != samples[1].id
+    generator = CountingOracle()
+    maker = ViewMaker(FOUR, generator, ViewCache(tmp_path), seed=0)
+    views = maker.batch(samples)
+    assert generator.calls == [["left", "right", "random", "left", "right", "random"]]  # one random view per scene
+    assert views[0][3][0] == views[1][3][0] and views[0][3][1].tobytes() == views[1][3][1].tobytes()
+    assert resolve_poses(FOUR, samples[0].image_key, 0)[3] == views[0][3][0]
 
 
 def test_checkpoint_digest_names_local_weights_or_the_cached_hub_commit(tmp_path, monkeypatch):

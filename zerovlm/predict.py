@@ -114,7 +114,7 @@ class SpatialQAModule(ViewStageModule):
             label = sample.answer if choice else sample.label
             prediction = answer["prediction"]
             row = {
-                "id": sample.id, "image": sample.meta.get("image", sample.id), "split": sample.split,
+                "id": sample.id, "image": sample.image_key, "split": sample.split,
                 "label": label, "prediction": prediction,
                 "correct": prediction is not None and prediction == label,
                 "p_yes": answer["p_yes"], "raw": answer["raw"],

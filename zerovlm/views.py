@@ -47,12 +47,13 @@ def random_pose(seed: int, name: str = "random", label: str | None = None) -> Po
     return Pose(name, float(polar), float(azimuth), 0.0, label)
 
 
-def resolve_poses(pose_cfgs, sample_id: str, seed: int) -> list[Pose]:
-    """The concrete poses of a view set for one sample (random poses drawn from a per-sample seed)."""
+def resolve_poses(pose_cfgs, image_key: str, seed: int) -> list[Pose]:
+    """The concrete poses of a view set for one image (Sample.image_key): a random pose is drawn from a seed of the
+    image, so every statement about an image sees the same random view (the paper's Ra-V is one per image)."""
     poses = []
     for p in pose_cfgs:
         if p.get("random", False):
-            poses.append(random_pose(derived_seed(seed, sample_id, p["name"]), p["name"], p.get("label")))
+            poses.append(random_pose(derived_seed(seed, image_key, p["name"]), p["name"], p.get("label")))
         else:
             poses.append(Pose(p["name"], float(p.get("polar", 0)), float(p.get("azimuth", 0)),
                               float(p.get("radius", 0)), p.get("label")))
@@ -123,7 +124,7 @@ class ViewMaker:
         """Each sample's views; None (and nothing counted) when a view is missing that this maker cannot make."""
         from zerovlm.generators.base import ViewRequest
 
-        poses = [resolve_poses(self.pose_cfgs, s.id, self.seed) for s in samples]
+        poses = [resolve_poses(self.pose_cfgs, s.image_key, self.seed) for s in samples]
         cached_before = self.cached
         corrupt: list[str] = []
         found: dict[str, Image.Image] = {}

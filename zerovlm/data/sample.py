@@ -29,3 +29,9 @@ class Sample:
     answer: int | None = None
     question: str | None = None  # a multiple-choice question about the image (its choices in `options`)
     meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image_key(self) -> str:
+        """What names the sample's image in its dataset (statements about one image share it): meta["image"],
+        else the sample's own id."""
+        return str(self.meta.get("image", self.id))
