@@ -7,7 +7,19 @@ import pytest
 from PIL import Image
 
 from zerovlm.stitch import Layout
-from zerovlm.visualize import MARGIN, PAGE, RIGHT, UNPARSED, WRONG, Paragraph, describe, input_tiles, samples_png
+from zerovlm.visualize import (
+    MARGIN,
+    PAGE,
+    RIGHT,
+    UNPARSED,
+    WRONG,
+    Paragraph,
+    describe,
+    input_tiles,
+    rows_by_sample,
+    samples_png,
+    view_names,
+)
 
 
 def _views(n, size=64, seed=0):
@@ -90,3 +102,13 @@ def test_the_text_under_a_card_says_what_the_model_did():
     assert [(line.text, line.color) for line in lines[:2]] == [("0. A mug on a plate  [answer]", RIGHT),
                                                                ("1. A mug under a plate  [chosen]", WRONG)]
     assert isinstance(lines[0], Paragraph) and lines[2].text == "WRONG"
+
+
+def test_compare_views_cards_name_their_tiles_in_the_order_they_were_stitched():
+    """Rows come sorted by id (left, random, right); the picture is stitched left, right, random."""
+    rows = [{"id": f"s/{name}", "sample": "s", "view": k, "pose": {"name": name}, "psnr": 10.0 + k, "mae": 0.1}
+            for name, k in (("left", 0), ("random", 2), ("right", 1))]
+    ordered = rows_by_sample(rows)["s"]
+    assert view_names(ordered) == ["left generated", "right generated", "random generated", "left true",
+                                   "right true", "random true"]
+    assert [line.text.split(":")[0] for line in describe(ordered)[:3]] == ["left", "right", "random"]

@@ -72,12 +72,12 @@ class OracleGapModule(ViewStageModule):
             generated = [(p, im) for p, im in sample_views if p.name != ORIGIN]
             truth = self.oracle.generate([ViewRequest(sample, p, 0) for p, _ in generated])
             resized = []
-            for (pose, image), true in zip(generated, truth, strict=True):
+            for k, ((pose, image), true) in enumerate(zip(generated, truth, strict=True)):
                 image = image.convert("RGB").resize(true.size, Image.Resampling.BICUBIC)
                 a, b = np.asarray(image), np.asarray(true)
                 resized.append(image)
                 rows.append({"id": f"{sample.id}/{pose.name}", "sample": sample.id, "split": sample.split,
-                             "pose": asdict(pose), "psnr": psnr(a, b),
+                             "view": k, "pose": asdict(pose), "psnr": psnr(a, b),  # view: its tile in the picture
                              "mae": float(np.mean(np.abs(a.astype(int) - b.astype(int))) / 255)})
             # generated views above the true ones (a 2 x 3 grid for left, right, random)
             pictures.append(self.layout.stitch(resized + truth) if generated else None)

@@ -217,16 +217,24 @@ def title(setting: dict) -> str:
                                                          if setting.get(key) is not None)
 
 
+def rows_by_sample(rows: list[dict]) -> dict[str, list[dict]]:
+    """Each sample's rows, in the order of `rows`; compare_views' rows (one per view) in the order the views were
+    stitched into its picture (`view`), whatever order the rows came in (sorted by id: left, random, right)."""
+    by_sample: dict[str, list[dict]] = {}
+    for r in rows:
+        by_sample.setdefault(r.get("sample", r["id"]), []).append(r)
+    for sample_rows in by_sample.values():
+        sample_rows.sort(key=lambda r: r.get("view", 0))
+    return by_sample
+
+
 def samples_png(rows: list[dict], inputs_dir: str | Path, path: str | Path, layout: Layout | None = None,
                 note: str | None = None, setting: dict | None = None) -> Path | None:
     """Cards of the samples whose inputs were kept (inputs/), in the order of rows, under the job's setting (by
     default the first row's); `layout` is the one that stitched them. None when no input was kept."""
     layout = layout or Layout("grid")
-    by_sample: dict[str, list[dict]] = {}
-    for r in rows:
-        by_sample.setdefault(r.get("sample", r["id"]), []).append(r)
     cards = []
-    for sample_id, sample_rows in by_sample.items():
+    for sample_id, sample_rows in rows_by_sample(rows).items():
         n = len(view_names(sample_rows))
         if (tiles := input_tiles(inputs_dir, sample_id, layout, n)) is not None:
             cards.append(Card(sample_rows, tiles, layout))
