@@ -53,8 +53,13 @@ def test_default_run_with_wandb_offline(tmp_path):
     assert metrics["setting"] == {"stage": "evaluate", "dataset": "synthetic", "view_set": "origin",
                                   "generator": "oracle", "layout": "grid", "prompt_name": "view",
                                   "backbone": "tiny_llava", "scoring": "likelihood", "seed": 0, "prior": None}
-    assert set(metrics["seconds"]) >= {"loader_views", "loader_stitch", "loader_prompt", "loader_inputs", "backbone",
-                                      "setup", "total"}
+    seconds = metrics["seconds"]
+    assert set(seconds) >= {"loader_read", "loader_views", "loader_stitch", "loader_prompt", "loader_inputs",
+                            "backbone", "setup", "total"}
+    # the steps account for the job's time: reading and decoding the images (synthetic scenes are rendered then)
+    # is one of them, not a gap between them
+    steps = sum(v for k, v in seconds.items() if k not in ("setup", "total"))
+    assert seconds["loader_read"] > seconds["loader_stitch"] and steps > 0.5 * (seconds["total"] - seconds["setup"])
     row = rows[0]
     assert row["prompt"].startswith("This is the original image. Is the following statement")
     assert row["model_input"] == f"USER: <image>\n{row['prompt']} ASSISTANT:"
@@ -249,8 +254,10 @@ def test_oracle_gap_experiment_compares_generated_and_true_views(tmp_path):
     run_cli(f"hydra.run.dir={tmp_path}", "experiment=oracle_gap", "generator.steps=2", "dataset.num_scenes=4",
             env={"ZEROVLM_CACHE": str(tmp_path / "cache")})
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    n = len(SyntheticDataset(num_scenes=4, splits=["dev", "test"]))
+    dataset = SyntheticDataset(num_scenes=4, splits=["dev", "test"])
+    n, images = len(dataset), len({dataset[i].image_key for i in range(len(dataset))})
     assert metrics["n"] == 3 * n and set(metrics["poses"]) == {"left", "right", "random"}
+    assert metrics["views_generated"] == 3 * images < 3 * n  # one random view per image, as left and right
     assert all(0 < m["psnr"] < 40 and 0 < m["mae"] < 1 for m in metrics["poses"].values())
     rows = read_jsonl(tmp_path / "predictions.jsonl")
     assert len(rows) == 3 * n and {r["pose"]["name"] for r in rows} == {"left", "right", "random"}

@@ -13,6 +13,7 @@ together where the dataset lists them together)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from time import perf_counter
 
 from torch.utils.data import Sampler
 
@@ -66,6 +67,14 @@ class GroupedSampler(Sampler[int]):
         return len(self._indices())
 
 
+READ_SECONDS = "_read_seconds"
+
+
+def read_seconds(samples) -> float:
+    """The seconds spent reading these samples (Remaining.__getitem__), taken out of their meta."""
+    return sum(s.meta.pop(READ_SECONDS, 0.0) for s in samples)
+
+
 class Remaining:
     """The samples of a dataset still to score (a resumed job), with their text lengths and image keys."""
 
@@ -76,7 +85,12 @@ class Remaining:
         return len(self.indices)
 
     def __getitem__(self, i: int):
-        return self.dataset[self.indices[i]]
+        """The sample, read and decoded (its image too), with the seconds that took (`read_seconds` collects
+        them into the job's time breakdown)."""
+        start = perf_counter()
+        sample = self.dataset[self.indices[i]]
+        sample.meta[READ_SECONDS] = perf_counter() - start
+        return sample
 
     def text_lengths(self) -> list[int]:
         lengths = self.dataset.text_lengths()

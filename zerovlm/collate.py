@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from time import perf_counter
 
+from zerovlm.batching import read_seconds
 from zerovlm.data.sample import Sample
 from zerovlm.prompts import PromptBuilder
 from zerovlm.stitch import Layout
@@ -61,6 +62,7 @@ class PrepareBatch:
 
     def __call__(self, samples: list[Sample]) -> Batch:
         batch = Batch(samples, choices=self.choices(samples))
+        batch.seconds["read"] += read_seconds(samples)  # reading and decoding the samples' images
         start = perf_counter()
         self.views.generated = self.views.cached = self.views.corrupt = 0
         batch.views = self.views.batch(samples)

@@ -13,6 +13,7 @@ from dataclasses import asdict
 import numpy as np
 from PIL import Image
 
+from zerovlm.batching import read_seconds
 from zerovlm.data.sample import Sample
 from zerovlm.generators.base import ViewRequest
 from zerovlm.generators.oracle import OracleRenderer
@@ -38,6 +39,7 @@ class RenderViewsModule(ViewStageModule):
 
     @no_silent_stop
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
+        self.seconds["read"] += read_seconds(batch)  # reading and decoding the samples' images
         with self.timed("views"):
             views = self.views.batch(batch)
         rows = [{"id": s.id, "split": s.split, "statement": s.statement, "views": [asdict(p) for p, _ in v]}
@@ -65,6 +67,7 @@ class OracleGapModule(ViewStageModule):
 
     @no_silent_stop
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
+        self.seconds["read"] += read_seconds(batch)
         with self.timed("views"):
             views = self.views.batch(batch)
         rows, pictures = [], []
