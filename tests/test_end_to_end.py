@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SHARED_VSR, needs_vsr, read_jsonl, run_cli
+from conftest import ROOT, SHARED_VSR, needs_vsr, read_jsonl, run_cli
 from PIL import Image
 from test_wandb import logged_table, read_offline_run
 
@@ -336,6 +336,24 @@ def test_a_crashed_job_resumed_in_its_directory_equals_an_uninterrupted_one(tmp_
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode != 0 and "made by another setting than this job's" in proc.stderr
     assert "(prompt=view there, plain now)" in proc.stderr  # which option differs
+
+
+def test_a_sweep_run_again_with_another_setting_keeps_its_results_labelled_by_what_made_them(tmp_path):
+    """The refused job's directory keeps the setting of its predictions; the report says the later run was refused."""
+    sweep = tmp_path / "sweep"
+    run_cli("-m", "views=origin,left", "prompt=view", f"hydra.sweep.dir={sweep}", *SMALL)
+    before = {p: (sweep / "0" / p).read_bytes() for p in ("config.yaml", "job.yaml", "metrics.json")}
+    proc = subprocess.run([sys.executable, "-m", "zerovlm", "-m", "views=origin,left", "prompt=plain",
+                           f"hydra.sweep.dir={sweep}", *SMALL], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode != 0 and "(prompt=view there, plain now)" in proc.stderr
+    assert {p: (sweep / "0" / p).read_bytes() for p in before} == before  # what made the predictions, as it was
+    report = (sweep / "report.md").read_text()
+    rows = [line for line in report.splitlines() if line.startswith("| 0 ") or line.startswith("| 1 ")]
+    refused = "ok; a later run with another setting was refused (prompt=view there, plain now)"
+    assert len(rows) == 2 and all(f"| {refused} |" in r for r in rows)
+    same = next(line for line in report.splitlines() if line.startswith("Same in every job:"))
+    assert "prompt=view" in same.split()  # labelled by the setting that made the predictions
+    assert "jobs failed" not in report
 
 
 def test_a_rank_that_fails_ends_the_job_instead_of_hanging_it(tmp_path, whatsup_dir):

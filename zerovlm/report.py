@@ -33,19 +33,33 @@ PAPER_COLUMNS = ("paper (test)", "ours - paper (pts)", "paper in our interval")
 CHANCE_NOTE = "Note: tiny random backbone - its answers are at chance; these numbers test the pipeline, not a VLM."
 
 
+def _job_record(job_dir: Path) -> dict | None:
+    """job.yaml: the overrides and choices of the run that made the job's predictions (written with its
+    config.yaml; a later run refused for another setting changes neither, while Hydra rewrites .hydra/)."""
+    path = job_dir / "job.yaml"
+    return yaml.safe_load(path.read_text()) if path.exists() else None
+
+
 def _overrides(job_dir: Path) -> dict[str, str]:
     """The job's command-line overrides (`+group=x` named `group`)."""
-    path = job_dir / ".hydra" / "overrides.yaml"
-    items = yaml.safe_load(path.read_text()) if path.exists() else []
+    record = _job_record(job_dir)
+    if record is not None:
+        items = record["overrides"]
+    else:  # a job from before job.yaml
+        path = job_dir / ".hydra" / "overrides.yaml"
+        items = yaml.safe_load(path.read_text()) if path.exists() else []
     return {key.lstrip("+~"): value for key, value in (item.split("=", 1) for item in items or [] if "=" in item)}
 
 
 def _choices(job_dir: Path) -> dict[str, str]:
     """The config group options the job ran with (views, prompt, ... also those an experiment preset chose)."""
-    path = job_dir / ".hydra" / "hydra.yaml"
-    if not path.exists():
+    record = _job_record(job_dir)
+    if record is not None:
+        choices = record["choices"]
+    elif (job_dir / ".hydra" / "hydra.yaml").exists():
+        choices = yaml.safe_load((job_dir / ".hydra" / "hydra.yaml").read_text())["hydra"]["runtime"]["choices"]
+    else:
         return {}
-    choices = yaml.safe_load(path.read_text())["hydra"]["runtime"]["choices"]
     return {group: str(option) for group, option in choices.items() if not group.startswith("hydra/")}
 
 
@@ -154,6 +168,17 @@ def find_jobs(folder: Path) -> list[Path]:
                                         str(p)))
 
 
+def _refusal(job: Path) -> str:
+    """"ok" for a finished job, or, where a later run with another setting was refused in its directory, that
+    refusal (the row's setting stays the one that made its predictions)."""
+    if (job / "error.json").exists():
+        error = json.loads((job / "error.json").read_text())
+        if error["type"] == "OtherSetting":  # "...than this job's (prompt=view there, plain now); run it ..."
+            differ = error["last_line"].split("this job's (", 1)[-1].rsplit("); run it", 1)[0]
+            return f"ok; a later run with another setting was refused ({differ})"
+    return "ok"
+
+
 def _failure(job: Path) -> str:
     """The status of a job without metrics.json: its error's last line (error.json, written by the job)."""
     if (job / "error.json").exists():
@@ -208,7 +233,8 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
         splits += [s for s in metrics["splits"] if s not in splits]
         tiny |= bool(metrics.get("tiny_random_backbone"))
         floor = "chance" if "chance" in metrics else "majority"
-        row = {"job": name, **overrides, "status": "ok", "n": metrics["n"], "accuracy": with_interval(metrics),
+        status = _refusal(job)  # the setting asked of it last is not the one that made these predictions
+        row = {"job": name, **overrides, "status": status, "n": metrics["n"], "accuracy": with_interval(metrics),
                "baseline": f"{metrics[floor]:.3f} ({floor})" if floor in metrics else ""}
         row.update({f"{s} acc": with_interval(metrics["splits"][s]) for s in metrics["splits"]})
         methods |= {m["interval"]["method"] for m in [metrics, *metrics["splits"].values()] if "interval" in m}
@@ -279,7 +305,7 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
     text = head + tables([c for c in columns if c not in fixed], rows)
-    failed = sum(r["status"] != "ok" for r in rows)
+    failed = sum(not r["status"].startswith("ok") for r in rows)
     text += f"\n{failed} of {len(rows)} jobs failed or left no result: see their zerovlm.log.\n" if failed else ""
     text += f"\n{interval_note(methods)}\n" if methods else ""
     text += f"\n{paired_note(baseline, refused)}\n" if "vs baseline" in columns else ""

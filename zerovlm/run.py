@@ -32,7 +32,7 @@ from zerovlm.view_stages import COMPARE_LAYOUT, OracleGapModule, RenderViewsModu
 from zerovlm.views import ORIGIN, ViewMaker
 from zerovlm.visualize import samples_png
 from zerovlm.wandb_report import log_to_wandb, run_name
-from zerovlm.writer import ShardedPredictionWriter, check_signature, completed, merge_shards
+from zerovlm.writer import OtherSetting, ShardedPredictionWriter, check_signature, completed, merge_shards
 
 log = logging.getLogger(__name__)
 STAGES = ("evaluate", "render", "compare_views")
@@ -57,10 +57,18 @@ def run_job(cfg: DictConfig) -> float | None:
             cfg.logger.setdefault("group", Path(hydra_cfg.sweep.dir).name if multirun else None)
             cfg.logger.setdefault("name", run_name(hydra_cfg))
     resolved = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    # Under SLURM every task of a job runs this function: each writes the same text, atomically.
-    tmp = output_dir / f".config.yaml.{os.getpid()}"
-    OmegaConf.save(resolved, tmp)
-    os.replace(tmp, output_dir / "config.yaml")
+    try:  # a directory whose predictions another setting made is left as it was: its files name that setting
+        check_signature(output_dir, signature(resolved), record=False)
+    except OtherSetting as error:
+        log.error("%s", error)
+        record_failure(output_dir, error)
+        raise
+    # Under SLURM every task of a job runs this function: each writes the same text, atomically. job.yaml keeps
+    # the job's overrides and config choices beside its config (Hydra's .hydra/ is rewritten by any later run)
+    for name, content in (("config.yaml", resolved), ("job.yaml", job_record(hydra_cfg))):
+        tmp = output_dir / f".{name}.{os.getpid()}"
+        OmegaConf.save(content, tmp)
+        os.replace(tmp, output_dir / name)
     (output_dir / "error.json").unlink(missing_ok=True)  # a resumed job's earlier failure
     try:
         with clean_job_environment():
@@ -201,10 +209,21 @@ def loader_workers(cfg: DictConfig) -> int:
     return max(0, min(4, (len(os.sched_getaffinity(0)) // max(1, ranks)) - 1))
 
 
+def signature(cfg: DictConfig) -> dict:
+    """What must be the same for a job to resume another's predictions."""
+    return {k: OmegaConf.to_container(cfg[k]) if OmegaConf.is_config(cfg[k]) else cfg[k] for k in SIGNATURE}
+
+
+def job_record(hydra_cfg) -> DictConfig:
+    """The job's command-line overrides and config group choices (what the sweep's report names it by)."""
+    choices = {group: None if option is None else str(option) for group, option in hydra_cfg.runtime.choices.items()
+               if not group.startswith("hydra/")}
+    return OmegaConf.create({"overrides": list(hydra_cfg.overrides.task), "choices": choices})
+
+
 def resume(cfg: DictConfig, output_dir: Path, dataset, key: str) -> tuple[Remaining, set[str], int]:
     """The samples still to score: all of them in a new job directory, the missing ones in a crashed job's."""
-    check_signature(output_dir, {k: OmegaConf.to_container(cfg[k]) if OmegaConf.is_config(cfg[k]) else cfg[k]
-                                 for k in SIGNATURE})
+    check_signature(output_dir, signature(cfg))
     done, partial = completed(output_dir, key)
     if rank_zero_only.rank == 0:  # this run's view counts and timings replace the crashed run's
         for stale in (output_dir / "shards").glob("stats.rank*.json"):

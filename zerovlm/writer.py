@@ -93,17 +93,23 @@ def completed(output_dir: str | Path, key: str = "id") -> tuple[set[str], int]:
     return {row[key] for row in rows}, partial
 
 
-def check_signature(output_dir: str | Path, signature: dict) -> None:
-    """Record what produced the shards, or fail if they come from another setting."""
+class OtherSetting(RuntimeError):
+    """The job directory's predictions were made by another setting than this job's."""
+
+
+def check_signature(output_dir: str | Path, signature: dict, record: bool = True) -> None:
+    """Fail (OtherSetting) if the shards come from another setting; else record this one as what produced them
+    (`record`)."""
     from zerovlm.files import write_bytes_atomic
 
     path = Path(output_dir) / "shards" / "signature.json"
     text = json.dumps(signature, sort_keys=True, indent=1)
     if path.exists() and path.read_text() != text:
         differ = "; ".join(_differences(json.loads(path.read_text()), signature))
-        raise RuntimeError(f"{path.parent}: these predictions were made by another setting than this job's "
+        raise OtherSetting(f"{path.parent}: these predictions were made by another setting than this job's "
                            f"({differ}); run it in a new directory (or delete the shards to start over)")
-    write_bytes_atomic(path, text.encode())
+    if record:
+        write_bytes_atomic(path, text.encode())
 
 
 def _differences(before: dict, now: dict, most: int = 8) -> list[str]:
