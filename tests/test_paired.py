@@ -41,7 +41,9 @@ def test_each_job_is_compared_with_the_baseline_of_its_own_setting(tmp_path):
             job(tmp_path, 3, base, views="left", backbone={"name": "tiny_clip"})]  # no tiny_clip baseline
     found = compare_sweep({job: yaml.safe_load((job / "config.yaml").read_text()) for job in jobs},
                           parse_baseline("views=origin,prompt=plain"))
-    assert found[jobs[0]] == {"baseline": jobs[0]} and found[jobs[3]] == {"baseline": None}
+    assert found[jobs[0]] == {"baseline": jobs[0]}
+    assert found[jobs[3]] == {"baseline": None,  # said why: no tiny_clip job has the baseline's options
+                              "why": "no job with views=origin,prompt=plain has this job's backbone=tiny_clip"}
     left = found[jobs[1]]["comparison"]
     assert left["difference"] == pytest.approx(0.45) and (left["b01"], left["b10"]) == (9, 0)
     assert left["p"] == mcnemar_exact(9, 0) and found[jobs[2]]["comparison"]["p"] == 1.0
@@ -99,3 +101,42 @@ def test_the_papers_number_stands_beside_ours_where_the_setting_matches(tmp_path
     assert rows[1]["paper (test)"] == "88.46 (Table 3; n ≈ 52)" and rows[1]["ours - paper (pts)"] == "+11.5"
     assert "paper in our interval" not in rows[1]  # no interval in this job's metrics
     assert "paper (test)" not in rows[2]
+
+
+def test_a_job_without_a_comparison_says_why_and_a_mistyped_baseline_is_an_error(tmp_path, capsys):
+    job(tmp_path, 0, [True, False, True, False], views="origin", prompt="view")
+    job(tmp_path, 1, [True, True, True, False], views="left", prompt="view")
+    job(tmp_path, 2, [True, True, True, True], views="left", prompt="plain")  # no origin + plain job
+    columns, rows, _, _, refused, _ = collect(tmp_path)  # default: views=origin, otherwise the same setting
+    assert [r["vs baseline"].split(" [")[0] for r in rows] == ["baseline", "+0.250", "no baseline job: see below"]
+    assert refused == ["job 2: no job with views=origin has this job's prompt=plain"]
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "Not compared: job 2: no job with views=origin has this job's prompt=plain" in out
+    assert "--baseline group=option" in out  # how to pick another
+    with pytest.raises(SystemExit) as stop:
+        main([str(tmp_path), "--baseline", "views=origin,prompt=plian"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "no job of this sweep has prompt=plian; its jobs have prompt=plain, view" in err
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "--baseline", "prompts=plain"])  # an unknown key
+    assert "--baseline names ['prompts']" in capsys.readouterr().err
+
+
+def test_a_sweep_without_any_baseline_job_says_so(tmp_path, capsys):
+    job(tmp_path, 0, [True, False], views="left")
+    job(tmp_path, 1, [True, True], views="right")
+    *_, refused, _ = collect(tmp_path)
+    assert refused == ["jobs 0, 1: no job of the sweep has views=origin"]
+
+
+def test_a_rebuilt_report_leaves_no_picture_of_an_earlier_one(tmp_path):
+    from zerovlm.report import write_report
+
+    job(tmp_path, 0, [True] * 6 + [False] * 6)
+    job(tmp_path, 1, [True] * 12, views="left")
+    write_report(tmp_path)
+    assert (tmp_path / "report_paired.png").exists()
+    write_report(tmp_path, "views=left,prompt=view")  # no job has prompt=view: nothing compared
+    assert not (tmp_path / "report_paired.png").exists() and (tmp_path / "report.png").exists()

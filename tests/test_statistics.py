@@ -156,3 +156,43 @@ def test_align_refuses_different_samples_with_counts():
 def test_align_refuses_repeated_ids():
     with pytest.raises(ValueError, match="job B holds 1 'id' values more than once: 's0'"):
         align(rows("s0", "s1"), rows("s0", "s1", "s0"))
+
+
+def test_min_detectable_difference_solves_connors_sample_size_and_has_its_power():
+    import numpy as np
+
+    from zerovlm.statistics import min_detectable_difference
+
+    # Connor (1987): n = (z_.975 sqrt(psi) + z_.8 sqrt(psi - d^2))^2 / d^2; at psi = 0.2, d = 0.1 that is 154.6
+    assert min_detectable_difference(155, 31) == pytest.approx(0.1, abs=5e-4)
+    assert min_detectable_difference(100, 0) is None  # nothing discordant: no paired difference can show
+    assert min_detectable_difference(4000, 800) < min_detectable_difference(400, 80)  # more samples, smaller
+    # at that difference, McNemar's test (chi-square, 1 df) rejects in about 80 % of simulated sweeps
+    n, psi = 400, 0.2
+    delta = min_detectable_difference(n, int(psi * n))
+    rng = np.random.default_rng(0)
+    counts = rng.multinomial(n, [(psi + delta) / 2, (psi - delta) / 2, 1 - psi], size=4000)
+    b01, b10 = counts[:, 0], counts[:, 1]
+    rejected = (b01 - b10) ** 2 / np.maximum(b01 + b10, 1) > 3.841458820694124
+    assert rejected.mean() == pytest.approx(0.8, abs=0.03)
+
+
+def test_seed_interval_resamples_seeds_and_images_and_reports_their_spread():
+    import numpy as np
+
+    from zerovlm.statistics import accuracy_interval, seed_interval
+
+    groups = [str(i // 2) for i in range(200)]
+    same = np.tile(np.arange(200) % 3 == 0, (3, 1))  # three seeds that agree on every sample
+    found = seed_interval(same, groups)
+    alone = accuracy_interval(same[0], groups)
+    assert found["seed_sd"] == 0 and found["accuracy"] == alone["accuracy"] and found["seeds"] == 3
+    assert found["low"] == pytest.approx(alone["low"], abs=0.02) and found["high"] == pytest.approx(alone["high"],
+                                                                                                   abs=0.02)
+    apart = np.stack([np.arange(200) < k for k in (100, 140, 180)])  # seeds at 0.5, 0.7 and 0.9
+    spread = seed_interval(apart, groups)
+    assert spread["accuracy"] == pytest.approx(0.7) and spread["seed_sd"] == pytest.approx(0.2)
+    assert (spread["seed_min"], spread["seed_max"]) == (0.5, 0.9)
+    assert spread["high"] - spread["low"] > 2 * (accuracy_interval(apart[1], groups)["high"] - 0.7)  # seeds widen it
+    with pytest.raises(ValueError, match="two seeds"):
+        seed_interval(same[:1], groups)

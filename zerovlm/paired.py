@@ -2,10 +2,12 @@
 with its baseline job, and `zerovlm-report compare JOB_A JOB_B` any two jobs.
 
 A job's baseline is the job of the same sweep whose setting (SETTING_KEYS of its resolved config.yaml) equals its
-own except in the groups the baseline names, where it has the named options (default: views=origin,
-prompt=plain: the original image without a view prompt). The difference in accuracy (job - baseline) comes with a
-paired bootstrap interval over images and an exact McNemar p-value, Holm-adjusted over all comparisons of the
-sweep (zerovlm/statistics.py). Jobs that scored different samples are refused, never compared silently.
+own except in the groups the baseline names, where it has the named options (default: views=origin, the original
+image with otherwise the same setting; an experiment preset may name another, e.g. views=origin,prior=none). A job
+without one says why (`why_not_compared`), and a baseline naming an option no job of the sweep has is an error.
+The difference in accuracy (job - baseline) comes with a paired bootstrap interval over images and an exact
+McNemar p-value, Holm-adjusted over all comparisons of the sweep (zerovlm/statistics.py). Jobs that scored
+different samples are refused, never compared silently.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from zerovlm.statistics import align, holm, paired_difference
 
 # What makes two jobs the same setting (also what a resumed job must match: zerovlm/run.py)
 SETTING_KEYS = ("stage", "dataset", "views", "generator", "layout", "prompt", "backbone", "prior", "seed")
-DEFAULT_BASELINE = "views=origin,prompt=plain"
+DEFAULT_BASELINE = "views=origin"
 
 
 def parse_baseline(text: str) -> dict[str, str]:
@@ -41,6 +43,28 @@ def _option(value) -> str:
     if value is None:
         return "none"
     return str(value.get("name")) if isinstance(value, dict) else str(value)
+
+
+def check_baseline(spec: dict[str, str], settings: list[dict]) -> None:
+    """Fail, naming the sweep's options, where the baseline names an option that no job of the sweep has (a typo:
+    prompt=plian)."""
+    for key, value in spec.items():
+        present = sorted({_option(s.get(key)) for s in settings})
+        if value not in present:
+            raise ValueError(f"--baseline {key}={value}: no job of this sweep has {key}={value}; its jobs have "
+                             f"{key}={', '.join(present)}")
+
+
+def why_not_compared(job_setting: dict, candidates: dict[Path, dict], spec: dict[str, str]) -> str:
+    """Why a job has no baseline job: no job has the baseline's options, or none has them with this job's other
+    settings (naming the first setting that differs)."""
+    wanted = ",".join(f"{k}={v}" for k, v in spec.items())
+    matching = [s for s in candidates.values() if is_baseline(s, spec)]
+    if not matching:
+        return f"no job of the sweep has {wanted}"
+    differ = sorted({k for s in matching for k in SETTING_KEYS if k not in spec and s[k] != job_setting[k]})
+    own = ", ".join(f"{k}={_option(job_setting[k])}" for k in differ)
+    return f"no job with {wanted} has this job's {own}"
 
 
 def is_baseline(job_setting: dict, spec: dict[str, str]) -> bool:
@@ -73,9 +97,9 @@ def compare(job_a: Path, job_b: Path) -> dict:
 
 
 def compare_sweep(configs: dict[Path, dict], spec: dict[str, str]) -> dict[Path, dict]:
-    """For each job (its resolved config; jobs without one are left out): {"baseline": its baseline job (or None),
-    "comparison": compare(...) with `p_holm`, or "refused": why}; the baseline job itself gets {"baseline": itself}.
-    Holm over every comparison made."""
+    """For each job (its resolved config; jobs without one are left out): {"baseline": its baseline job (or None and
+    "why"), "comparison": compare(...) with `p_holm`, or "refused": why}; the baseline job itself gets
+    {"baseline": itself}. Holm over every comparison made."""
     settings = {job: setting(config) for job, config in configs.items() if config}
     out: dict[Path, dict] = {}
     for job, own in settings.items():
@@ -84,7 +108,9 @@ def compare_sweep(configs: dict[Path, dict], spec: dict[str, str]) -> dict[Path,
             continue
         base = find_baseline(own, settings, spec)
         out[job] = {"baseline": base}
-        if base is not None:
+        if base is None:
+            out[job]["why"] = why_not_compared(own, settings, spec)
+        else:
             try:
                 out[job]["comparison"] = compare(base, job)
             except ValueError as error:

@@ -1,6 +1,7 @@
 """`zerovlm-report SWEEP_DIR`: one row per job of a sweep, accuracy overall and per split with 95 % intervals,
 beside the baseline it must beat (majority label on true/false statements, chance in caption choice), and each
-job's paired difference from its baseline job (`--baseline views=origin,prompt=plain` by default).
+job's paired difference from its baseline job (`--baseline views=origin` by default: the original image, otherwise
+the same setting; a job without one says why).
 `zerovlm-report compare JOB_A JOB_B`: one paired comparison.
 
 Writes report.csv, report.md, report.png and report_paired.png (zerovlm/plots.py) into the sweep directory and
@@ -25,7 +26,15 @@ import yaml
 from hydra.experimental.callback import Callback
 
 from zerovlm.console import SWEEP_SIZE, sweep_size
-from zerovlm.paired import DEFAULT_BASELINE, compare, compare_sweep, describe, parse_baseline
+from zerovlm.paired import (
+    DEFAULT_BASELINE,
+    check_baseline,
+    compare,
+    compare_sweep,
+    describe,
+    parse_baseline,
+    setting,
+)
 from zerovlm.published import published_rows
 
 log = logging.getLogger(__name__)
@@ -83,6 +92,8 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
         return {"vs baseline": "baseline"}
     if "refused" in found:
         return {"vs baseline": "different samples: not compared"}
+    if "why" in found:
+        return {"vs baseline": "no baseline job: see below"}
     if "comparison" not in found:
         return {}
     c = found["comparison"]
@@ -197,11 +208,12 @@ def _config_value(config: dict, key: str, choices: dict[str, str]) -> str:
     return "" if value is None else str(value)
 
 
-def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
+def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False
             ) -> tuple[list[str], list[dict], bool, list[str], list[str]]:
-    """(columns, rows, any tiny random backbone, interval methods, refused comparisons) for every job directory: a
-    finished one with its metrics, a failed one with its error's last line (`status`). Each finished job is
-    compared with its `baseline` job (zerovlm/paired.py) where the sweep has one.
+    """(columns, rows, any tiny random backbone, interval methods, comparisons not made and why) for every job
+    directory: a finished one with its metrics, a failed one with its error's last line (`status`). Each finished
+    job is compared with its `baseline` job (zerovlm/paired.py) where the sweep has one; `strict` (a baseline the
+    user named): one naming an option no job has is an error.
 
     There is a column for every command-line override, and for every config group whose option differs between
     jobs without being overridden (a preset's rows, e.g. experiment=paper_table3 choosing views and prompt);
@@ -214,7 +226,11 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
     choices = {job: _choices(job) for job in jobs}
     configs = {job: _config(job) for job in jobs}
     finished = [job for job in jobs if (job / "metrics.json").exists()]
-    paired = compare_sweep({job: configs[job] for job in finished}, parse_baseline(baseline))
+    spec = parse_baseline(baseline)
+    if strict:
+        check_baseline(spec, [setting(configs[job]) for job in finished if configs[job]])
+    # one job alone is compared with nothing, and says nothing about it
+    paired = compare_sweep({job: configs[job] for job in finished}, spec) if len(finished) > 1 else {}
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)  # not a group's own defaults
                if "@" not in g and len({c.get(g) for c in choices.values()}) > 1]  # (prior_wording@prior.templates)
     options = {}
@@ -261,6 +277,12 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE
     columns = ["job", *keys, *status, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras,
                "unparsed", "skipped", *compared]
     refused = [found["refused"] for found in paired.values() if "refused" in found]
+    no_baseline: dict[str, list[str]] = {}
+    for job, found in paired.items():
+        if "why" in found:
+            no_baseline.setdefault(found["why"], []).append(str(job.relative_to(sweep_dir)) if job != sweep_dir
+                                                            else ".")
+    refused += [f"job{'s' if len(names) > 1 else ''} {', '.join(names)}: {why}" for why, names in no_baseline.items()]
     return columns, rows, tiny, sorted(methods), refused, points
 
 
@@ -289,13 +311,16 @@ def paired_note(baseline: str, refused: list[str]) -> str:
              "same samples, with its 95 % paired bootstrap interval over images; p: exact McNemar on the "
              "discordant samples (Holm-adjusted over the sweep's comparisons in brackets)."]
     lines += [f"Not compared: {why}" for why in refused]
+    if refused:
+        lines.append("Another baseline: zerovlm-report SWEEP_DIR --baseline group=option[,group=option] (or "
+                     "hydra.callbacks.report.baseline=... when launching).")
     return "\n".join(lines)
 
 
-def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str:
+def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False) -> str:
     """Write report.csv (every column) and report.md (swept columns; the fixed ones listed above)."""
     sweep_dir = Path(sweep_dir)
-    columns, rows, tiny, methods, refused, points = collect(sweep_dir, baseline)
+    columns, rows, tiny, methods, refused, points = collect(sweep_dir, baseline, strict)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
     writer.writeheader()
@@ -318,6 +343,10 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE) -> str
         note = "tiny random backbone: answers at chance" if tiny else None
         pictures = write_pictures(sweep_dir, points, labels, baseline, note)
         text += f"\nPictures: {', '.join(p.name for p in pictures)}\n"
+    else:
+        pictures = []
+    for stale in {"report.png", "report_paired.png"} - {p.name for p in pictures}:  # an earlier report's
+        (sweep_dir / stale).unlink(missing_ok=True)
     (sweep_dir / "report.md").write_text(text)
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
@@ -341,14 +370,14 @@ def print_report(sweep_dir: str | Path, logger_cfg=None, baseline: str = DEFAULT
         log.warning("sweep report failed: %s", error)
 
 
-def report_folder(folder: str | Path, baseline: str = DEFAULT_BASELINE) -> str:
+def report_folder(folder: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False) -> str:
     """The report of a sweep or run directory; a folder holding several sweeps (outputs/multirun) gets one report
     per sweep (each a directory with Hydra's multirun.yaml), never one table mixing them."""
     folder = Path(folder)
     sweeps = sorted(p.parent for p in folder.glob("*/**/multirun.yaml"))
     if (folder / "multirun.yaml").exists() or not sweeps:
-        return write_report(folder, baseline)
-    return "\n".join(f"## {sweep}\n\n{write_report(sweep, baseline)}" for sweep in sweeps)
+        return write_report(folder, baseline, strict)
+    return "\n".join(f"## {sweep}\n\n{write_report(sweep, baseline, strict)}" for sweep in sweeps)
 
 
 class SweepReportCallback(Callback):
@@ -396,10 +425,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="zerovlm-report compare JOB_A JOB_B: a paired comparison of two jobs")
     parser.add_argument("sweep_dir", help="a Hydra sweep (or run) directory")
-    parser.add_argument("--baseline", default=DEFAULT_BASELINE,
-                        help=f"the options of each job's baseline job (default {DEFAULT_BASELINE})")
+    parser.add_argument("--baseline", default=None,
+                        help=f"the options of each job's baseline job (default {DEFAULT_BASELINE}); an option no "
+                             "job of the sweep has is an error")
     args = parser.parse_args(argv)
-    print(report_folder(args.sweep_dir, args.baseline), end="")
+    try:
+        print(report_folder(args.sweep_dir, args.baseline or DEFAULT_BASELINE, strict=args.baseline is not None),
+              end="")
+    except ValueError as error:
+        parser.exit(2, f"zerovlm-report: {error}\n")
 
 
 if __name__ == "__main__":

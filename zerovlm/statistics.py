@@ -17,6 +17,10 @@ and give intervals that are too narrow, so intervals resample images (groups): a
   with X ~ Bin(b01 + b10, 1/2) (1 with no discordant pairs), computed in exact integers (`mcnemar_exact`).
 - `holm`: Holm-Bonferroni adjusted p-values for several comparisons in one sweep (step-down: the i-th smallest of m
   is multiplied by m - i + 1, then made monotone and capped at 1), in the input order; compare them with alpha.
+- `min_detectable_difference`: for a paired comparison, the smallest difference it could show (alpha 0.05,
+  power 0.8) given its n and its share of discordant pairs (Connor's approximation for McNemar's test).
+- `seed_interval`: one setting run with several seeds (other random views, other diffusion noise): the mean over
+  seeds with an interval resampling seeds and images together, and the spread between seeds.
 - `align`: the two jobs' rows in one order (A's) so that the lists above pair the same samples. Jobs that scored
   different sets of samples are refused (ValueError naming what differs): no paired test on different samples.
 """
@@ -128,6 +132,56 @@ def paired_difference(a: Sequence[bool], b: Sequence[bool], groups: Sequence[str
     return {"difference": (int(b.sum()) - int(a.sum())) / n, "a": float(a.mean()), "b": float(b.mean()), "n": n,
             "low": low, "high": high, "method": "paired bootstrap over images", "level": level,
             "resamples": resamples, "groups": n_groups, "b01": b01, "b10": b10, "p": mcnemar_exact(b01, b10)}
+
+
+def min_detectable_difference(n: int, discordant: int, alpha: float = 0.05, power: float = 0.8) -> float | None:
+    """The smallest paired difference in accuracy a McNemar test on `n` paired samples detects with `power` at
+    two-sided `alpha`, given the share of discordant pairs psi = discordant / n: the delta that solves Connor's
+    (1987) sample size n = (z_{1-alpha/2} sqrt(psi) + z_power sqrt(psi - delta^2))^2 / delta^2. None where there is
+    no discordant pair (no paired difference can show) or where even delta = psi would not (n too small)."""
+    if n < 1 or discordant < 1:
+        return None
+    psi = discordant / n
+    z_alpha, z_power = NormalDist().inv_cdf(1 - alpha / 2), NormalDist().inv_cdf(power)
+
+    def needed(delta: float) -> float:
+        return (z_alpha * math.sqrt(psi) + z_power * math.sqrt(max(psi - delta * delta, 0.0))) ** 2 / delta ** 2
+
+    if needed(psi) > n:  # a difference cannot exceed the discordant share
+        return None
+    low, high = 1e-9, psi  # needed() falls as delta grows
+    for _ in range(100):
+        mid = (low + high) / 2
+        low, high = (mid, high) if needed(mid) > n else (low, mid)
+    return high
+
+
+def seed_interval(correct: np.ndarray, groups: Sequence[str] | None = None, level: float = 0.95,
+                  resamples: int = 2000, seed: int = 0) -> dict:
+    """The mean accuracy over seeds of one setting (`correct`: seeds x samples, the same samples in the same
+    order), with a bootstrap interval that resamples seeds and images together (each draw: seeds with
+    replacement, images with replacement, the mean over the drawn seeds of the accuracy on the drawn images), and
+    the spread between seeds (their accuracies' standard deviation, ddof 1)."""
+    correct = np.asarray(correct, dtype=bool)
+    if correct.ndim != 2 or correct.shape[0] < 2:
+        raise ValueError(f"seed_interval needs at least two seeds' results, seeds x samples; got {correct.shape}")
+    n_seeds, n = correct.shape
+    index, n_groups = _per_group(groups, n)
+    sizes = np.bincount(index, minlength=n_groups)
+    hits = np.stack([np.bincount(index, weights=c, minlength=n_groups) for c in correct])  # seeds x groups
+    rng = np.random.default_rng(seed)
+    seed_draws = rng.integers(0, n_seeds, size=(resamples, n_seeds))
+    image_draws = rng.integers(0, n_groups, size=(resamples, n_groups))
+    drawn_hits = hits[:, image_draws].sum(axis=2)  # seeds x resamples
+    drawn_sizes = sizes[image_draws].sum(axis=1)  # resamples
+    per_seed = drawn_hits / drawn_sizes  # seeds x resamples
+    means = np.take_along_axis(per_seed.T, seed_draws, axis=1).mean(axis=1)
+    low, high = _percentiles(means, level)
+    accuracies = correct.mean(axis=1)
+    return {"accuracy": float(accuracies.mean()), "n": n, "seeds": n_seeds, "low": low, "high": high,
+            "seed_sd": float(accuracies.std(ddof=1)), "seed_min": float(accuracies.min()),
+            "seed_max": float(accuracies.max()), "method": "bootstrap over seeds and images", "level": level,
+            "resamples": resamples, "groups": n_groups}
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
