@@ -146,7 +146,7 @@ def test_two_process_ddp_scores_every_sample_once_and_matches_one_process(tmp_pa
 def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
     sweep = tmp_path / "sweep"
     run_cli("-m", "prompt=plain,view", "trainer.devices=2", "dataset.limit=5", *ONE_SPLIT, "logger=wandb",
-            f"hydra.sweep.dir={sweep}")
+            f"hydra.sweep.dir={sweep}", "hydra.callbacks.report.baseline='prompt=plain'")  # a sweep of prompts
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir() and p.name != "wandb")  # wandb/: the summary run
     assert jobs == ["0", "1"]
     loggers = []
@@ -230,8 +230,8 @@ def test_render_stage_fills_the_cache_on_two_ranks_and_evaluation_then_generates
     run_cli(f"hydra.run.dir={tmp_path / 'render'}", "stage=render", "trainer.devices=2", *TINY_GEN, env=env)
     render = json.loads((tmp_path / "render" / "metrics.json").read_text())
     assert render["n"] == n and render["world_size"] == 2 and "accuracy" not in render
-    # left and right once per image; random once per statement (its pose is drawn per sample)
-    unique = n // 2 * 2 + n
+    # left, right and random once per image (two statements each: the random pose is drawn per image)
+    unique = n // 2 * 3
     files = _cache_files(tmp_path / "cache")
     assert len(files) == unique and render["views_generated"] + render["views_cached"] == 3 * n
     assert render["views_generated"] >= unique  # two ranks may both make a view before either has cached it

@@ -140,3 +140,11 @@ def test_a_rebuilt_report_leaves_no_picture_of_an_earlier_one(tmp_path):
     assert (tmp_path / "report_paired.png").exists()
     write_report(tmp_path, "views=left,prompt=view")  # no job has prompt=view: nothing compared
     assert not (tmp_path / "report_paired.png").exists() and (tmp_path / "report.png").exists()
+
+
+def test_a_sweep_whose_jobs_are_all_baselines_says_how_to_compare_them(tmp_path):
+    job(tmp_path, 0, [True, False], prompt="plain")
+    job(tmp_path, 1, [True, True], prompt="view")  # a sweep of prompts on the original image
+    *_, refused, _ = collect(tmp_path)
+    assert refused == ["every job has views=origin, so each is its own baseline job; name what the others are "
+                       "compared with, e.g. views=origin,group=option"]

@@ -38,7 +38,7 @@ def setting(config: dict) -> dict:
     return {k: config.get(k) for k in SETTING_KEYS}
 
 
-def _option(value) -> str:
+def option_name(value) -> str:
     """A group's option as the command line names it (a group left empty, prior=none, is null in the config)."""
     if value is None:
         return "none"
@@ -49,7 +49,7 @@ def check_baseline(spec: dict[str, str], settings: list[dict]) -> None:
     """Fail, naming the sweep's options, where the baseline names an option that no job of the sweep has (a typo:
     prompt=plian)."""
     for key, value in spec.items():
-        present = sorted({_option(s.get(key)) for s in settings})
+        present = sorted({option_name(s.get(key)) for s in settings})
         if value not in present:
             raise ValueError(f"--baseline {key}={value}: no job of this sweep has {key}={value}; its jobs have "
                              f"{key}={', '.join(present)}")
@@ -63,12 +63,12 @@ def why_not_compared(job_setting: dict, candidates: dict[Path, dict], spec: dict
     if not matching:
         return f"no job of the sweep has {wanted}"
     differ = sorted({k for s in matching for k in SETTING_KEYS if k not in spec and s[k] != job_setting[k]})
-    own = ", ".join(f"{k}={_option(job_setting[k])}" for k in differ)
+    own = ", ".join(f"{k}={option_name(job_setting[k])}" for k in differ)
     return f"no job with {wanted} has this job's {own}"
 
 
 def is_baseline(job_setting: dict, spec: dict[str, str]) -> bool:
-    return all(_option(job_setting.get(k)) == v for k, v in spec.items())
+    return all(option_name(job_setting.get(k)) == v for k, v in spec.items())
 
 
 def find_baseline(job_setting: dict, candidates: dict[Path, dict], spec: dict[str, str]) -> Path | None:

@@ -283,6 +283,9 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
             no_baseline.setdefault(found["why"], []).append(str(job.relative_to(sweep_dir)) if job != sweep_dir
                                                             else ".")
     refused += [f"job{'s' if len(names) > 1 else ''} {', '.join(names)}: {why}" for why, names in no_baseline.items()]
+    if paired and all(found.get("baseline") == job for job, found in paired.items()):
+        refused.append(f"every job has {baseline}, so each is its own baseline job; name what the others are "
+                       f"compared with, e.g. {baseline},group=option")
     return columns, rows, tiny, sorted(methods), refused, points
 
 
