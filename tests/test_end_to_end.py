@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, SHARED_VSR, needs_vsr, read_jsonl, run_cli
@@ -102,7 +103,9 @@ def test_two_by_two_multirun_shares_one_sweep_directory_and_the_view_cache(tmp_p
     left_view = read_jsonl(jobs[3] / "predictions.jsonl")[0]
     assert left_view["prompt"].startswith("This is a 3D single-view image generated from the original image.")
     assert "| job | views | prompt |" in proc.stdout and f"Sweep directory: {sweep.resolve()}" in proc.stdout
-    assert len((sweep / "report.csv").read_text().splitlines()) == 5
+    results = pd.read_parquet(sweep / "results.parquet")
+    assert sorted(results.loc[results["scope"] == "overall", "job"]) == ["0", "1", "2", "3"]
+    assert set(results["scope"]) >= {"overall", "split", "relation", "negative_type", "label"}
     # the console: a progress bar per job named k of N (views/s where views are shown), and one line per job
     console = proc.stdout + proc.stderr
     assert all(f"job {k}/4 evaluate: 100%" in console for k in (1, 2, 3, 4))

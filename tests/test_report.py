@@ -41,14 +41,15 @@ def test_report_has_a_row_per_job_and_a_column_per_swept_option(tmp_path, capsys
     assert "| 0 | origin | plain | 4 | 0.500 [0.301, 0.954] | 0.750 (majority) | 0.500 | 1.000 | 1 | 2 |" in out
     assert "95 % interval: a bootstrap over images (2000 resamples, seed 0)." in out
     assert CHANCE_NOTE in out and f"Sweep directory: {tmp_path.resolve()}" in out
-    with open(tmp_path / "report.csv") as f:
-        rows = list(csv.DictReader(f))
+    with open(tmp_path / "results.csv") as f:
+        rows = [r for r in csv.DictReader(f) if r["scope"] == "overall"]
     assert all(r["experiment"] == "demo" for r in rows)  # the CSV keeps every column
-    assert [(r["job"], r["views"], r["prompt"], r["accuracy"][:5]) for r in rows] == [
-        ("0", "origin", "plain", "0.500"), ("1", "origin", "view", "0.600"), ("2", "left", "plain", "0.700"),
-        ("10", "left", "view", "0.900")]
-    assert rows[0]["dev acc"] == "0.500" and rows[0]["unparsed"] == "1"
-    assert rows[0]["baseline"] == "0.750 (majority)"
+    assert [(r["job"], r["views"], r["prompt"], float(r["accuracy"])) for r in rows] == [
+        ("0", "origin", "plain", 0.5), ("1", "origin", "view", 0.6), ("2", "left", "plain", 0.7),
+        ("10", "left", "view", 0.9)]
+    assert rows[0]["unparsed"] == "1" and float(rows[0]["low"]) == 0.301 and float(rows[0]["high"]) == 0.954
+    assert (float(rows[0]["baseline"]), rows[0]["baseline_kind"]) == (0.75, "majority")
+    assert not (tmp_path / "report.csv").exists()
     assert (tmp_path / "report.md").read_text().startswith("Same in every job: experiment=demo\n\n| job |")
 
 
@@ -106,8 +107,11 @@ def test_a_failed_job_is_listed_with_its_error_and_options_not_overridden_come_f
     text = write_report(tmp_path)
     assert "| 1 | right | 24 | failed: FileNotFoundError: no image x.jpg |" in text
     assert "1 of 2 jobs failed or left no result: see their zerovlm.log." in text
-    with open(tmp_path / "report.csv") as f:
-        assert [r["status"] for r in csv.DictReader(f)] == ["ok", "failed: FileNotFoundError: no image x.jpg"]
+    with open(tmp_path / "results.csv") as f:
+        overall = [r for r in csv.DictReader(f) if r["scope"] == "overall"]
+    assert [(r["job"], r["status"]) for r in overall] == [("0", "ok"),
+                                                           ("1", "failed: FileNotFoundError: no image x.jpg")]
+    assert overall[1]["accuracy"] == ""  # no number for a job that has none
 
 
 def test_a_folder_of_sweeps_gets_one_report_per_sweep(tmp_path, capsys):

@@ -2,9 +2,11 @@
 beside the baseline it must beat (majority label on true/false statements, chance in caption choice), and each
 job's paired difference from its baseline job (`--baseline views=origin` by default: the original image, otherwise
 the same setting; a job without one says why).
-`zerovlm-report compare JOB_A JOB_B`: one paired comparison.
+`zerovlm-report compare JOB_A JOB_B`: one paired comparison. `zerovlm-report power SWEEP_DIR`: the smallest paired
+difference each comparison could detect.
 
-Writes report.csv, report.md, report.png and report_paired.png (zerovlm/plots.py) into the sweep directory and
+Writes report.md, report.png and report_paired.png (zerovlm/plots.py), and the tidy results.csv and
+results.parquet (zerovlm/tidy.py: a row per job and split, numbers as numbers) into the sweep directory and
 prints the table; the ZeroVLM paper's numbers stand in columns of their own where a job's setting matches one
 (experiments/published.yaml). Every multirun prints it at its end (SweepReportCallback in conf/config.yaml), also
 when a job failed (listed with its error), and with logger=wandb logs it as the sweep's "summary" run. A folder
@@ -14,8 +16,6 @@ holding several sweeps gets one report per sweep. Imports no torch.
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import os
@@ -36,6 +36,8 @@ from zerovlm.paired import (
     setting,
 )
 from zerovlm.published import published_rows
+from zerovlm.statistics import min_detectable_difference
+from zerovlm.tidy import job_rows, seed_rows, setting_columns, write_results
 
 log = logging.getLogger(__name__)
 PAPER_COLUMNS = ("paper (test)", "ours - paper (pts)", "paper in our interval")
@@ -98,8 +100,10 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
         return {}
     c = found["comparison"]
     base = found["baseline"].relative_to(sweep_dir) if found["baseline"] != sweep_dir else "."
+    detectable = min_detectable_difference(c["n"], c["b01"] + c["b10"])
     return {"vs baseline": f"{c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] (job {base})",
-            "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})"}
+            "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})",
+            "detectable": "none" if detectable is None else f"±{detectable:.3f}"}
 
 
 def _config(job: Path) -> dict:
@@ -209,8 +213,9 @@ def _config_value(config: dict, key: str, choices: dict[str, str]) -> str:
 
 
 def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False
-            ) -> tuple[list[str], list[dict], bool, list[str], list[str]]:
-    """(columns, rows, any tiny random backbone, interval methods, comparisons not made and why) for every job
+            ) -> tuple[list[str], list[dict], bool, list[str], list[str], list[dict], list[dict]]:
+    """(columns, rows, any tiny random backbone, interval methods, comparisons not made and why, the pictures'
+    points, the tidy results' rows: zerovlm/tidy.py) for every job
     directory: a finished one with its metrics, a failed one with its error's last line (`status`). Each finished
     job is compared with its `baseline` job (zerovlm/paired.py) where the sweep has one; `strict` (a baseline the
     user named): one naming an option no job has is an error.
@@ -238,12 +243,18 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
         options[job] = _overrides(job)
         options[job].update({g: choices[job][g] for g in varying if g not in options[job] and g in choices[job]})
         keys += [k for k in options[job] if k not in keys]
+    def name_of(job: Path) -> str:
+        return str(job.relative_to(sweep_dir)) if job != sweep_dir else "."
+
+    results, cells = [], {}
     for job in jobs:  # an option a job did not override: its value from the job's config, not a blank
         overrides = {k: options[job][k] if k in options[job] else _config_value(configs[job], k, choices[job])
                      for k in keys}
-        name = str(job.relative_to(sweep_dir)) if job != sweep_dir else "."
+        name = name_of(job)
         if job not in finished:
             rows.append({"job": name, **overrides, "status": _failure(job)})
+            results.append({"job": name, **setting_columns(configs[job], options[job]), "status": _failure(job),
+                            "scope": "overall", "subset": "all"})
             continue
         metrics = json.loads((job / "metrics.json").read_text())
         splits += [s for s in metrics["splits"] if s not in splits]
@@ -266,13 +277,15 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
         row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
+        cells[job] = setting_columns(configs[job], options[job])
+        results += job_rows(job, name, cells[job], status, metrics, configs[job], paired.get(job, {}), name_of)
         paper_cells, paper = _paper_cells(configs[job], metrics)
         row.update(paper_cells)
         rows.append(row)
         points.append(_point(row, metrics, paper, paired.get(job, {}).get("comparison")))
     extras = [c for c in ("test acc (dev threshold)", "pair acc", "set acc", "circular acc", "CV-Bench score")
               if any(c in r for r in rows)]
-    compared = [c for c in ("vs baseline", "p (Holm)", *PAPER_COLUMNS) if any(c in r for r in rows)]
+    compared = [c for c in ("vs baseline", "p (Holm)", "detectable", *PAPER_COLUMNS) if any(c in r for r in rows)]
     status = ["status"] if any(r["status"] != "ok" for r in rows) else []
     columns = ["job", *keys, *status, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras,
                "unparsed", "skipped", *compared]
@@ -283,10 +296,11 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
             no_baseline.setdefault(found["why"], []).append(str(job.relative_to(sweep_dir)) if job != sweep_dir
                                                             else ".")
     refused += [f"job{'s' if len(names) > 1 else ''} {', '.join(names)}: {why}" for why, names in no_baseline.items()]
+    results += seed_rows([job for job in finished if job in cells], configs, cells)
     if paired and all(found.get("baseline") == job for job, found in paired.items()):
         refused.append(f"every job has {baseline}, so each is its own baseline job; name what the others are "
                        f"compared with, e.g. {baseline},group=option")
-    return columns, rows, tiny, sorted(methods), refused, points
+    return columns, rows, tiny, sorted(methods), refused, points, results
 
 
 def markdown(columns: list[str], rows: list[dict]) -> str:
@@ -309,10 +323,27 @@ def tables(columns: list[str], rows: list[dict]) -> str:
     return "\n".join(parts)
 
 
+def seeds_table(rows: list[dict], keys: list[str]) -> str:
+    """The settings run with several seeds: the mean over seeds with its interval (seeds and images resampled
+    together), the spread between seeds."""
+    if not rows:
+        return ""
+    shown = [k for k in keys if k != "seed" and any(k in r for r in rows)]
+    table = [{**{k: r.get(k, "") for k in shown}, "seeds": r["seed"], "jobs": r["job"],
+              "mean accuracy": f"{r['accuracy']:.3f} [{r['low']:.3f}, {r['high']:.3f}]",
+              "sd between seeds": f"{r['seed_sd']:.3f}", "min - max": f"{r['seed_min']:.3f} - {r['seed_max']:.3f}"}
+             for r in rows]
+    return ("\nOver seeds (each setting's jobs that differ only in seed: the mean, a 95 % interval resampling seeds "
+            "and images together, 2000 resamples, seed 0):\n\n"
+            + markdown([*shown, "seeds", "jobs", "mean accuracy", "sd between seeds", "min - max"], table))
+
+
 def paired_note(baseline: str, refused: list[str]) -> str:
     lines = [f"vs baseline: accuracy minus that of the job with {baseline} and otherwise the same setting, on the "
              "same samples, with its 95 % paired bootstrap interval over images; p: exact McNemar on the "
-             "discordant samples (Holm-adjusted over the sweep's comparisons in brackets)."]
+             "discordant samples (Holm-adjusted over the sweep's comparisons in brackets); detectable: the smallest "
+             "paired difference this comparison could show at alpha 0.05 with power 0.8, given its n and its share "
+             "of discordant samples (zerovlm-report power SWEEP_DIR)."]
     lines += [f"Not compared: {why}" for why in refused]
     if refused:
         lines.append("Another baseline: zerovlm-report SWEEP_DIR --baseline group=option[,group=option] (or "
@@ -323,12 +354,10 @@ def paired_note(baseline: str, refused: list[str]) -> str:
 def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False) -> str:
     """Write report.csv (every column) and report.md (swept columns; the fixed ones listed above)."""
     sweep_dir = Path(sweep_dir)
-    columns, rows, tiny, methods, refused, points = collect(sweep_dir, baseline, strict)
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", extrasaction="ignore")
-    writer.writeheader()
-    writer.writerows(rows)
-    (sweep_dir / "report.csv").write_text(buffer.getvalue())
+    columns, rows, tiny, methods, refused, points, results = collect(sweep_dir, baseline, strict)
+    (sweep_dir / "report.csv").unlink(missing_ok=True)  # an older version's table as text: results.csv now
+    if results:
+        write_results(sweep_dir, results)
     options = [c for c in columns[1:columns.index("n")] if c != "status"]
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
@@ -337,6 +366,7 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict
     text += f"\n{failed} of {len(rows)} jobs failed or left no result: see their zerovlm.log.\n" if failed else ""
     text += f"\n{interval_note(methods)}\n" if methods else ""
     text += f"\n{paired_note(baseline, refused)}\n" if "vs baseline" in columns else ""
+    text += seeds_table([r for r in results if r["scope"] == "seeds"], [c for c in options if c not in fixed])
     if PAPER_COLUMNS[0] in columns:
         text += ("\npaper (test): the ZeroVLM paper's number for this setting (experiments/published.yaml; n is "
                  "inferred from its printed digits, not stated), shown beside ours, never mixed in.\n")
@@ -361,13 +391,13 @@ def print_report(sweep_dir: str | Path, logger_cfg=None, baseline: str = DEFAULT
     """Print and write the sweep's report; with a logger configured, also as the sweep's W&B "summary" run."""
     try:
         print("\n" + write_report(sweep_dir, baseline), flush=True)
-        if logger_cfg is not None:
+        results = Path(sweep_dir) / "results.parquet"
+        if logger_cfg is not None and results.exists():
+            import pandas as pd
+
             from zerovlm.wandb_report import log_sweep_summary
 
-            with open(Path(sweep_dir) / "report.csv") as f:
-                table = csv.DictReader(f)
-                rows = list(table)
-            log_sweep_summary(logger_cfg, Path(sweep_dir), list(table.fieldnames or []), rows,
+            log_sweep_summary(logger_cfg, Path(sweep_dir), pd.read_parquet(results),
                               [Path(sweep_dir) / name for name in ("report.png", "report_paired.png")])
     except Exception as error:  # noqa: BLE001 - a report problem must not hide the jobs' results
         log.warning("sweep report failed: %s", error)
@@ -411,8 +441,35 @@ def report_unfinished_sweep() -> None:
         print_report(*_UNREPORTED.pop())
 
 
+def power_table(sweep_dir: Path, baseline: str = DEFAULT_BASELINE, strict: bool = False) -> str:
+    """Each comparison of a sweep with the smallest paired difference it could detect (alpha 0.05, power 0.8)."""
+    *_, results = collect(sweep_dir, baseline, strict)
+    compared = [r for r in results if r.get("comparison") == "compared"]
+    if not compared:
+        return f"{sweep_dir}: no job is compared with a baseline job ({baseline}), so there is no power to report\n"
+    rows = [{"job": r["job"], "vs job": r["vs_job"], "n": r["n"], "discordant": r["b01"] + r["b10"],
+             "difference": f"{r['difference']:+.3f} [{r['difference_low']:+.3f}, {r['difference_high']:+.3f}]",
+             "smallest detectable": "none" if r["min_detectable_difference"] is None
+             else f"±{r['min_detectable_difference']:.3f}",
+             "seen": "yes" if r["holm_p"] < 0.05 else "no"} for r in compared]
+    return (markdown(list(rows[0]), rows) + "\nsmallest detectable: the paired difference a McNemar test on these n "
+            "samples shows with power 0.8 at alpha 0.05, given the share of discordant samples (Connor 1987); a "
+            "smaller true difference is likely missed. seen: Holm-adjusted p below 0.05.\n")
+
+
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["power"]:
+        parser = argparse.ArgumentParser(prog="zerovlm-report power",
+                                         description="each comparison's smallest detectable paired difference")
+        parser.add_argument("sweep_dir", type=Path)
+        parser.add_argument("--baseline", default=None, help=f"as for the report (default {DEFAULT_BASELINE})")
+        args = parser.parse_args(argv[1:])
+        try:
+            print(power_table(args.sweep_dir, args.baseline or DEFAULT_BASELINE, args.baseline is not None), end="")
+        except ValueError as error:
+            parser.exit(2, f"zerovlm-report power: {error}\n")
+        return
     if argv[:1] == ["compare"]:
         parser = argparse.ArgumentParser(prog="zerovlm-report compare",
                                          description="B against A on the samples both scored: paired difference "
@@ -426,7 +483,8 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(2, f"zerovlm-report compare: {error}\n")
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     epilog="zerovlm-report compare JOB_A JOB_B: a paired comparison of two jobs")
+                                     epilog="zerovlm-report compare JOB_A JOB_B: a paired comparison of two jobs; "
+                                            "zerovlm-report power SWEEP_DIR: what each comparison could detect")
     parser.add_argument("sweep_dir", help="a Hydra sweep (or run) directory")
     parser.add_argument("--baseline", default=None,
                         help=f"the options of each job's baseline job (default {DEFAULT_BASELINE}); an option no "

@@ -13,7 +13,6 @@ for the setting and the sample count it fits. Settings run with several seeds ad
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from zerovlm.paired import SETTING_KEYS, option_name, read_rows
@@ -21,6 +20,10 @@ from zerovlm.published import published_rows
 from zerovlm.statistics import min_detectable_difference, seed_interval
 
 SUBSETS = {"categories": "category", "relations": "relation", "negative_types": "negative_type", "labels": "label"}
+# numeric whatever a sweep's rows hold (a column all blank stays a number column)
+COUNTS = ("n", "correct", "groups", "unparsed", "b01", "b10", "paper_n", "seeds")
+NUMBERS = ("accuracy", "low", "high", "baseline", "difference", "difference_low", "difference_high", "mcnemar_p",
+           "holm_p", "min_detectable_difference", "paper_accuracy", "seed_sd", "seed_min", "seed_max")
 COMPARISON = ("comparison", "vs_job", "difference", "difference_low", "difference_high", "b01", "b10", "mcnemar_p",
               "holm_p", "min_detectable_difference")
 
@@ -28,6 +31,8 @@ COMPARISON = ("comparison", "vs_job", "difference", "difference_low", "differenc
 def setting_columns(config: dict, options: dict[str, str]) -> dict:
     """The job's setting, a column per key: SETTING_KEYS by option name (a group), then every other option the
     sweep set on the command line."""
+    if not config:  # a job without its config.yaml: what its overrides say
+        return dict(options)
     cells = {k: option_name(config.get(k)) if k not in ("stage", "seed") else config.get(k) for k in SETTING_KEYS}
     cells.update({k: v for k, v in options.items() if k not in cells})
     return cells
@@ -36,7 +41,7 @@ def setting_columns(config: dict, options: dict[str, str]) -> dict:
 def _scored(m: dict) -> dict:
     interval = m.get("interval", {})
     kind = "chance" if "chance" in m else ("majority" if "majority" in m else None)
-    return {"n": m["n"], "correct": m.get("correct"), "accuracy": m["accuracy"], "low": interval.get("low"),
+    return {"n": m.get("n"), "correct": m.get("correct"), "accuracy": m["accuracy"], "low": interval.get("low"),
             "high": interval.get("high"), "interval_method": interval.get("method"),
             "groups": interval.get("groups"), "baseline": m.get(kind) if kind else None, "baseline_kind": kind,
             "unparsed": m.get("unparsed")}
@@ -96,7 +101,7 @@ def seed_rows(finished: dict[Path, dict], configs: dict[Path, dict], cells: dict
         by_setting.setdefault(key, []).append(job)
     out = []
     for key, jobs in by_setting.items():
-        if len({cells[j]["seed"] for j in jobs}) < 2:
+        if len({cells[j].get("seed") for j in jobs}) < 2:
             continue
         runs = [read_rows(j) for j in jobs]
         ids = sorted(set.intersection(*({r["id"] for r in rows} for rows in runs)))
@@ -119,14 +124,15 @@ def write_results(sweep_dir: Path, rows: list[dict]) -> list[Path]:
     import pandas as pd
 
     frame = pd.DataFrame(rows)
-    for column in frame.columns:  # a column of numbers and blanks stays numeric
-        if frame[column].map(lambda v: v is None or isinstance(v, (int, float)) and not isinstance(v, bool)).all():
-            frame[column] = pd.to_numeric(frame[column])
+    for column in frame.columns:  # a column of numbers and blanks stays numeric: counts as integers
+        column_values = [r.get(column) for r in rows]
+        values = [v for v in column_values if v is not None]
+        if column in COUNTS or values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            frame[column] = pd.array(column_values, dtype="Int64")
+        elif column in NUMBERS or values and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                 for v in values):
+            frame[column] = pd.to_numeric(frame[column]).astype("float64")
     csv, parquet = Path(sweep_dir) / "results.csv", Path(sweep_dir) / "results.parquet"
     frame.to_csv(csv, index=False)
     frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(parquet, index=False)
     return [csv, parquet]
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

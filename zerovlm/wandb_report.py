@@ -243,11 +243,11 @@ def log_to_wandb(logger_cfg, config: dict, metrics: dict, rows: list[dict], outp
                    "predictions.jsonl and metrics.json are complete")
 
 
-def log_sweep_summary(logger_cfg, sweep_dir: Path, table_columns: list[str], table_rows: list[dict],
-                      pictures: list[Path]) -> bool:
-    """One run named "summary" in the sweep's group, written inside sweep_dir: the report table ("report") and its
-    pictures ("figure/report", "figure/report_paired" from report.png, report_paired.png where present). Tagged
-    tiny_random_backbone when a job of the sweep was."""
+def log_sweep_summary(logger_cfg, sweep_dir: Path, results, pictures: list[Path]) -> bool:
+    """One run named "summary" in the sweep's group, written inside sweep_dir: the tidy results (a pandas frame,
+    results.parquet) as the table "report", numbers as numbers, and the report's pictures ("figure/report",
+    "figure/report_paired" from report.png, report_paired.png where present). Tagged tiny_random_backbone when a job
+    of the sweep was."""
     sweep_dir = Path(sweep_dir)
     tiny = False
     for path in sweep_dir.glob("*/metrics.json"):
@@ -257,8 +257,8 @@ def log_sweep_summary(logger_cfg, sweep_dir: Path, table_columns: list[str], tab
             continue
 
     def log_run(logger, run, wandb):
-        logged = {"report": wandb.Table(columns=list(table_columns), allow_mixed_types=True,
-                                        data=[[_cell(row.get(c)) for c in table_columns] for row in table_rows])}
+        logged = {"report": wandb.Table(dataframe=results.astype(object).where(results.notna(), None),
+                                        allow_mixed_types=True)}
         logged.update({f"figure/{Path(p).stem}": wandb.Image(str(p)) for p in pictures if Path(p).exists()})
         run.log(logged)
 
