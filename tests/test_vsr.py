@@ -95,7 +95,8 @@ def test_missing_images_fail_with_sample_and_path_or_are_skipped_and_counted(tmp
 
     # missing images fail when the dataset is made, before any model loads, saying how many are missing
     with pytest.raises(FileNotFoundError, match=r"sample vsr_random-test-00001: image .*000000451431.jpg does not "
-                       r"exist \(1 of the 1 images of dataset=vsr_random are missing\)\. Set dataset.image_root"):
+                       r"exist \(1 of the 1 images of dataset=vsr_random are missing\)\. Set paths.coco_dir "
+                             r"\(dataset.image_root\)"):
         vsr(limit=1).check_images()
     placeholder_image(tmp_path / "train2017" / "000000451431.jpg", seed=1)
     (tmp_path / "val2017").mkdir()
@@ -134,7 +135,7 @@ def test_malformed_lines_fail_with_file_and_line(tmp_path):
     _write(tmp_path / "test.jsonl", [good.replace("The cat is on the mat.", "On the mat sits a cat.")])
     with pytest.raises(ValueError, match=r"test.jsonl:1: caption 'On the mat sits a cat.' is not"):
         VSRDataset(annotations_dir=str(tmp_path), splits=["test"])
-    with pytest.raises(FileNotFoundError, match=r"dev.jsonl not found: dataset.annotations_dir"):
+    with pytest.raises(FileNotFoundError, match=r"dev.jsonl not found: set paths.vsr_splits_dir to VSR's data/splits"):
         VSRDataset(annotations_dir=str(tmp_path), splits=["dev"])
     with pytest.raises(ValueError, match="VSR's splits"):
         VSRDataset(annotations_dir=str(tmp_path), splits=["validation"])
@@ -142,7 +143,7 @@ def test_malformed_lines_fail_with_file_and_line(tmp_path):
 
 def test_offline_hub_says_to_use_a_local_directory(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(FileNotFoundError, match="set dataset.annotations_dir"):
+    with pytest.raises(FileNotFoundError, match="set paths.vsr_splits_dir to VSR's data/splits folder"):
         VSRDataset(hf_repo="cambridgeltl/vsr_random", splits=["test"])
 
 

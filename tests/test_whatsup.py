@@ -80,7 +80,7 @@ def test_splits_keep_an_object_pair_together_and_are_seeded(whatsup_dir):
 def test_missing_release_files_say_where_to_get_them(tmp_path, whatsup_dir):
     with pytest.raises(FileNotFoundError, match=r"controlled_clevr_dataset.json not found.*whatsup_vlms"):
         WhatsUpDataset(subset="B", data_dir=str(tmp_path))
-    with pytest.raises(ValueError, match="dataset.data_dir is not set"):
+    with pytest.raises(ValueError, match=r"paths.whatsup_dir \(dataset.data_dir\) is not set"):
         WhatsUpDataset(subset="A", data_dir=None)
     annotations = (whatsup_dir / "controlled_images_dataset.json").read_text()
     (tmp_path / "controlled_images_dataset.json").write_text(annotations)

@@ -13,6 +13,8 @@ import logging
 import os
 import warnings
 
+from hydra.experimental.callback import Callback
+
 SWEEP_SIZE = "ZEROVLM_SWEEP_SIZE"  # the number of jobs of the running sweep, set when it starts (report.py)
 LIGHTNING_NOISE = ("GPU available:", "TPU available:", "HPU available:", "💡 Tip:")
 WARNING_NOISE = (
@@ -76,3 +78,27 @@ class JobLogFile(logging.FileHandler):
         except OSError as error:
             raise PermissionError(f"{filename} cannot be written ({error.strerror or error}): set hydra.run.dir "
                                   "(hydra.sweep.dir in a multirun) to a folder this job may write") from None
+
+
+class OutputFolders(Callback):
+    """Before Hydra makes a run's or a sweep's folder: one that cannot be made or written ends the command with a
+    message naming it and the setting to change (Hydra's own error is a traceback). Hydra turns a callback's
+    exception into a warning and goes on, so this exits (SystemExit passes through)."""
+
+    def on_run_start(self, config, **kwargs) -> None:
+        _creatable(config.hydra.run.dir, "hydra.run.dir")
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        _creatable(config.hydra.sweep.dir, "hydra.sweep.dir")
+
+
+def _creatable(folder: str, setting: str) -> None:
+    import sys
+
+    from zerovlm.files import check_writable
+
+    try:
+        check_writable(folder, setting)
+    except PermissionError as error:
+        sys.stderr.write(f"{error}\n")
+        raise SystemExit(1) from None

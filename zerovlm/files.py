@@ -3,10 +3,12 @@ the same content both leave a whole one (a killed run never leaves a broken entr
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -98,3 +100,16 @@ def check_writable(folder: str | os.PathLike, setting: str) -> None:
     except OSError as error:
         raise PermissionError(f"{folder} cannot be written ({error.strerror or error}): set {setting} to a folder "
                               "this job may write") from None
+
+
+@contextmanager
+def writing_into(folder: str | os.PathLike, setting: str) -> Iterator[None]:
+    """A write into `folder` that fails for want of room or rights says which folder and which setting moves it
+    (a bare "[Errno 28] No space left on device" names neither)."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        raise OSError(error.errno, f"{error.strerror} while writing into {folder}: free space there, or set "
+                                   f"{setting} to another folder") from None

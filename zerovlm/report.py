@@ -26,6 +26,7 @@ import yaml
 from hydra.experimental.callback import Callback
 
 from zerovlm.console import SWEEP_SIZE, sweep_size
+from zerovlm.files import write_bytes_atomic, writing_into
 from zerovlm.paired import (
     DEFAULT_BASELINE,
     check_baseline,
@@ -357,7 +358,8 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict
     columns, rows, tiny, methods, refused, points, results = collect(sweep_dir, baseline, strict)
     (sweep_dir / "report.csv").unlink(missing_ok=True)  # an older version's table as text: results.csv now
     if results:
-        write_results(sweep_dir, results)
+        with writing_into(sweep_dir, "hydra.sweep.dir"):
+            write_results(sweep_dir, results)
     options = [c for c in columns[1:columns.index("n")] if c != "status"]
     fixed = [c for c in options if len(rows) > 1 and len({r.get(c, "") for r in rows}) == 1]
     head = f"Same in every job: {' '.join(f'{c}={rows[0][c]}' for c in fixed)}\n\n" if fixed else ""
@@ -380,7 +382,8 @@ def write_report(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict
         pictures = []
     for stale in {"report.png", "report_paired.png"} - {p.name for p in pictures}:  # an earlier report's
         (sweep_dir / stale).unlink(missing_ok=True)
-    (sweep_dir / "report.md").write_text(text)
+    with writing_into(sweep_dir, "hydra.sweep.dir"):
+        write_bytes_atomic(sweep_dir / "report.md", text.encode())
     return text + f"\nSweep directory: {sweep_dir.resolve()}\n"
 
 

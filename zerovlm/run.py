@@ -21,7 +21,8 @@ from zerovlm.batching import GroupedSampler, Remaining
 from zerovlm.cache import ViewCache
 from zerovlm.console import job_label, quiet_libraries
 from zerovlm.distributed import build_trainer, clean_job_environment, device_count
-from zerovlm.files import check_writable
+from zerovlm.errors import SettingError
+from zerovlm.files import check_writable, write_bytes_atomic, writing_into
 from zerovlm.metrics import compute_metrics
 from zerovlm.paired import SETTING_KEYS
 from zerovlm.predict import SpatialQAModule
@@ -73,6 +74,9 @@ def run_job(cfg: DictConfig) -> float | None:
     try:
         with clean_job_environment():
             metrics = evaluate(resolved, output_dir, job_label(hydra_cfg))
+    except SettingError as error:  # a setting to change: Hydra prints its message alone, once
+        record_failure(output_dir, error)
+        raise
     except BaseException as error:  # the job's own log holds the traceback; the sweep's table names the error
         log.exception("%s: the job failed on rank %s", output_dir, process_rank())
         record_failure(output_dir, error)
@@ -113,8 +117,7 @@ def record_failure(output_dir: Path, error: BaseException) -> None:
 def evaluate(cfg: DictConfig, output_dir: str | Path, job: str = "") -> dict | None:
     """Run the job's stage on this rank; rank 0 returns the metrics, other ranks None. `job` ("job 3/8" in a
     sweep) begins the progress bar and the final line."""
-    if cfg.stage not in STAGES:
-        raise ValueError(f"stage={cfg.stage!r}: choose one of {', '.join(STAGES)}")
+    check_setting(cfg)
     output_dir = Path(output_dir)
     start = perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
@@ -165,6 +168,24 @@ def evaluate(cfg: DictConfig, output_dir: str | Path, job: str = "") -> dict | N
     write_outputs(cfg, output_dir, rows, metrics)
     log.info(final_line(metrics, output_dir, job))
     return metrics
+
+
+def check_setting(cfg: DictConfig) -> None:
+    """The setting's mistakes that need no data and no model, found before either is loaded (SettingError: one
+    message naming the setting)."""
+    if cfg.stage not in STAGES:
+        raise SettingError(f"stage={cfg.stage!r}: choose one of {', '.join(STAGES)}")
+    try:
+        Layout(**cfg.layout)
+        PromptBuilder(**cfg.prompt)
+    except (TypeError, ValueError) as error:
+        raise SettingError(str(error)) from None
+    several = sum(1 for _ in cfg.views.poses) > 1
+    if cfg.stage == "evaluate" and cfg.layout.kind == "separate" and several \
+            and not cfg.backbone.get("multi_image", False):
+        raise SettingError(f"layout=separate gives the {len(cfg.views.poses)} views as separate images, but "
+                           f"backbone={cfg.backbone.name} takes one image per prompt: use layout=grid (or "
+                           "horizontal, vertical), or a backbone with multi_image: true")
 
 
 def stage_setting(cfg: DictConfig) -> dict:
@@ -241,12 +262,12 @@ def picture_layout(cfg: DictConfig) -> Layout:
 
 
 def write_outputs(cfg: DictConfig, output_dir: Path, rows: list[dict], metrics: dict) -> None:
-    with open(output_dir / "predictions.jsonl", "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in rows)
-    (output_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    note = CHANCE_NOTE if metrics["tiny_random_backbone"] else None
-    samples_png(rows, output_dir / "inputs", output_dir / "samples.png", picture_layout(cfg), note,
-                metrics["setting"])
+    with writing_into(output_dir, "hydra.run.dir (hydra.sweep.dir in a multirun)"):  # whole files or none
+        write_bytes_atomic(output_dir / "predictions.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode())
+        write_bytes_atomic(output_dir / "metrics.json", (json.dumps(metrics, indent=2) + "\n").encode())
+        note = CHANCE_NOTE if metrics["tiny_random_backbone"] else None
+        samples_png(rows, output_dir / "inputs", output_dir / "samples.png", picture_layout(cfg), note,
+                    metrics["setting"])
     if cfg.get("logger") is not None:
         log_to_wandb(cfg.logger, OmegaConf.to_container(cfg), metrics, rows, output_dir)
     skipped = sum(metrics["skipped"].values())

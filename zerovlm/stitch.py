@@ -31,6 +31,9 @@ class Layout:
                  labels: bool = False, label_height: int = 20, name: str | None = None) -> None:
         if kind not in KINDS:
             raise ValueError(f"layout.kind={kind!r}: choose one of {', '.join(KINDS)}")
+        if cell_size < 1 or gap < 0 or label_height < 0:
+            raise ValueError(f"layout.cell_size={cell_size}, layout.gap={gap}, layout.label_height={label_height}: "
+                             "a cell is at least 1 pixel, gaps and labels 0 or more")
         self.kind, self.cell_size, self.gap = kind, cell_size, gap
         self.background = tuple(int(c) for c in background)
         self.labels, self.label_height = labels, label_height

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from zerovlm.files import write_bytes_atomic
 from zerovlm.paired import SETTING_KEYS, option_name, read_rows
 from zerovlm.published import published_rows
 from zerovlm.statistics import min_detectable_difference, seed_interval
@@ -133,6 +134,7 @@ def write_results(sweep_dir: Path, rows: list[dict]) -> list[Path]:
                                                  for v in values):
             frame[column] = pd.to_numeric(frame[column]).astype("float64")
     csv, parquet = Path(sweep_dir) / "results.csv", Path(sweep_dir) / "results.parquet"
-    frame.to_csv(csv, index=False)
-    frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object}).to_parquet(parquet, index=False)
+    text = frame.astype({c: "string" for c in frame.columns if frame[c].dtype == object})
+    write_bytes_atomic(csv, frame.to_csv(index=False).encode())  # whole files or none
+    write_bytes_atomic(parquet, text.to_parquet(index=False))
     return [csv, parquet]

@@ -49,9 +49,10 @@ def annotation_file(split: str, annotations_dir: str | None, hf_repo: str, revis
     if annotations_dir is not None:
         path = Path(annotations_dir) / f"{split}.jsonl"
         if not path.is_file():
-            raise FileNotFoundError(f"{path} not found: dataset.annotations_dir must hold VSR's train.jsonl, "
-                                    "dev.jsonl and test.jsonl (data/splits/<random|zeroshot>/ of "
-                                    "cambridgeltl/visual-spatial-reasoning)")
+            raise FileNotFoundError(f"{path} not found: set paths.vsr_splits_dir to VSR's data/splits folder (of "
+                                    "cambridgeltl/visual-spatial-reasoning: random/ and zeroshot/, each with "
+                                    "train.jsonl, dev.jsonl and test.jsonl), or dataset.annotations_dir to one of "
+                                    "those two folders")
         return path
     from huggingface_hub import hf_hub_download
 
@@ -60,14 +61,15 @@ def annotation_file(split: str, annotations_dir: str | None, hf_repo: str, revis
     except Exception as error:  # offline, no network, or not in the cache
         raise FileNotFoundError(
             f"could not get {split}.jsonl of the Hugging Face dataset {hf_repo} ({type(error).__name__}: {error}). "
-            "Offline: set dataset.annotations_dir to a directory holding train.jsonl, dev.jsonl and test.jsonl."
+            "Offline: set paths.vsr_splits_dir to VSR's data/splits folder (random/ and zeroshot/, each with "
+            "train.jsonl, dev.jsonl and test.jsonl), or dataset.annotations_dir to one of those two folders."
         ) from None
 
 
 class VSRDataset(RecordDataset):
-    missing_image_hint = ("Set dataset.image_root to the folder holding COCO 2017 train2017/ and val2017/ (or one "
-                          "merged folder), or dataset.download_images=true; dataset.on_missing=skip skips and "
-                          "counts such samples.")
+    missing_image_hint = ("Set paths.coco_dir (dataset.image_root) to the folder holding COCO 2017 train2017/ and "
+                          "val2017/ (or one merged folder), or dataset.download_images=true; dataset.on_missing=skip "
+                          "skips and counts such samples.")
 
     def __init__(self, name: str = "vsr_random", hf_repo: str = "cambridgeltl/vsr_random",
                  revision: str | None = None, annotations_dir: str | None = None, splits=("test",),

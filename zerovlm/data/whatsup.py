@@ -74,14 +74,15 @@ class WhatsUpDataset(RecordDataset):
             raise ValueError(f"dataset.splits has {sorted(unknown)}; the What'sUp splits are {sorted(fractions)}")
         annotation, image_dir = SUBSETS[subset]
         if data_dir is None:
-            raise ValueError(f"dataset.data_dir is not set: point it at the folder holding {annotation} and "
+            raise ValueError(f"paths.whatsup_dir (dataset.data_dir) is not set: point it at the folder holding "
+                             f"{annotation} and "
                              f"{image_dir}/, from {RELEASE}")
         data_dir = Path(data_dir)
         path = data_dir / annotation
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: What'sUp subset {subset} needs {annotation} and {image_dir}/ "
-                                    f"in dataset.data_dir; they are published at {RELEASE}")
-        self.missing_image_hint = (f"dataset.data_dir must hold {image_dir}/ from {RELEASE}; "
+                                    f"in paths.whatsup_dir (dataset.data_dir); they are published at {RELEASE}")
+        self.missing_image_hint = (f"paths.whatsup_dir (dataset.data_dir) must hold {image_dir}/ from {RELEASE}; "
                                    "dataset.on_missing=skip skips and counts such samples.")
         items = read_json(path)
 

@@ -53,14 +53,15 @@ class WhatsUpSpatialDataset(RecordDataset):
             raise ValueError(f"dataset.task={task!r}: choose one of {', '.join(TASKS)}")
         annotation, folder = SUBSETS[subset]
         if data_dir is None:
-            raise ValueError(f"dataset.data_dir is not set: point it at the folder holding {annotation} and "
+            raise ValueError(f"paths.whatsup_dir (dataset.data_dir) is not set: point it at the folder holding "
+                             f"{annotation} and "
                              f"{folder}/, from {RELEASE}")
         path = Path(data_dir) / annotation
         if not path.is_file():
             raise FileNotFoundError(f"{path} not found: What'sUp's {subset} subset needs {annotation} and "
-                                    f"{folder}/ in dataset.data_dir, from {RELEASE}")
+                                    f"{folder}/ in paths.whatsup_dir (dataset.data_dir), from {RELEASE}")
         images = Path(image_dir) if image_dir else Path(data_dir) / folder
-        self.missing_image_hint = (f"dataset.image_dir (or {folder}/ in dataset.data_dir) must hold the images, "
+        self.missing_image_hint = (f"dataset.image_dir (or {folder}/ in paths.whatsup_dir) must hold the images, "
                                    f"from {RELEASE}; dataset.on_missing=skip skips and counts such samples.")
         rows = read_json(path)
         records = []
