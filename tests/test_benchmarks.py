@@ -27,8 +27,8 @@ from zerovlm.data.cv_bench import CVBenchDataset
 from zerovlm.data.embspatial import EmbSpatialDataset
 from zerovlm.data.threedsr import ThreeDSRBenchDataset, question_group
 from zerovlm.data.whatsup_spatial import WhatsUpSpatialDataset
-from zerovlm.metrics import circular_accuracy, compute_metrics, cv_bench_accuracy
 from zerovlm.prompts import PromptBuilder
+from zerovlm.results.metrics import circular_accuracy, compute_metrics, cv_bench_accuracy
 from zerovlm.stitch import Layout
 
 OPTIONS = ["whatsup_coco_one", "whatsup_coco_two", "whatsup_gqa_one", "whatsup_gqa_two", "cv_bench_2d",

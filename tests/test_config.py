@@ -139,7 +139,7 @@ def test_any_list_of_poses_from_the_command_line():
 
 
 def test_paper_table3_sweeps_the_papers_eleven_rows_on_its_four_datasets():
-    from zerovlm.published import load_published
+    from zerovlm.results.published import load_published
 
     with initialize_config_dir(config_dir=CONFIG_PATH, version_base="1.3"):
         hydra_cfg = compose(config_name="config", overrides=["experiment=paper_table3"], return_hydra_config=True)

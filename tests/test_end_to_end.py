@@ -16,7 +16,7 @@ from PIL import Image
 from test_wandb import logged_table, read_offline_run
 
 from zerovlm.data.synthetic import SyntheticDataset
-from zerovlm.wandb_report import summary_metrics
+from zerovlm.results.wandb_report import summary_metrics
 
 pytestmark = pytest.mark.slow
 SMALL = ["dataset.num_scenes=8"]

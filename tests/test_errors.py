@@ -49,8 +49,8 @@ def test_a_run_or_sweep_folder_that_cannot_be_made_is_named_with_its_setting(tmp
 def test_a_full_disk_names_the_folder_and_leaves_no_half_written_file(tmp_path, monkeypatch):
     from test_paired import job
 
-    import zerovlm.tidy
-    from zerovlm.report import write_report
+    import zerovlm.results.tidy
+    from zerovlm.results.report import write_report
 
     job(tmp_path, 0, [True, False])
     job(tmp_path, 1, [True, True], views="left")
@@ -58,7 +58,7 @@ def test_a_full_disk_names_the_folder_and_leaves_no_half_written_file(tmp_path, 
     def full(path, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(zerovlm.tidy, "write_bytes_atomic", full)
+    monkeypatch.setattr(zerovlm.results.tidy, "write_bytes_atomic", full)
     with pytest.raises(OSError, match=rf"No space left on device while writing into {tmp_path}: free space there, "
                                       r"or set hydra.sweep.dir to another folder"):
         write_report(tmp_path)

@@ -13,9 +13,9 @@ from zerovlm.data.vsr import VSRDataset
 from zerovlm.generators.oracle import OracleRenderer
 from zerovlm.predict import SpatialQAModule
 from zerovlm.prompts import PromptBuilder
+from zerovlm.results.visualize import input_picture
 from zerovlm.stitch import Layout
 from zerovlm.views import ViewMaker
-from zerovlm.visualize import input_picture
 from zerovlm.writer import save_input
 
 RECORDS = [("000000000139.jpg", "train2017", "The chair is left of the table.", "left of"),

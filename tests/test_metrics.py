@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from zerovlm.metrics import compute_metrics
+from zerovlm.results.metrics import compute_metrics
 from zerovlm.writer import merge_shards
 
 
@@ -31,7 +31,7 @@ def test_accuracy_overall_and_per_group():
 
 
 def test_intervals_resample_images_or_are_wilson_with_one_statement_per_image():
-    from zerovlm.statistics import wilson
+    from zerovlm.results.statistics import wilson
 
     one_each = [row(i, "test", i % 2 == 0, i % 3 == 0) for i in range(40)]  # no image key: each row its own
     m = compute_metrics(one_each)

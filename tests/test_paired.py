@@ -8,10 +8,10 @@ import json
 import pytest
 import yaml
 
-from zerovlm.metrics import compute_metrics
-from zerovlm.paired import compare, compare_sweep, parse_baseline, read_rows
-from zerovlm.report import collect, main
-from zerovlm.statistics import holm, mcnemar_exact
+from zerovlm.results.metrics import compute_metrics
+from zerovlm.results.paired import compare, compare_sweep, parse_baseline, read_rows
+from zerovlm.results.report import collect, main
+from zerovlm.results.statistics import holm, mcnemar_exact
 
 SETTING = {"stage": "evaluate", "dataset": {"name": "vsr_random"}, "views": {"name": "origin"},
            "generator": {"name": "oracle"}, "layout": {"name": "grid"}, "prompt": {"name": "plain"},
@@ -134,7 +134,7 @@ def test_a_sweep_without_any_baseline_job_says_so(tmp_path, capsys):
 
 
 def test_a_rebuilt_report_leaves_no_picture_of_an_earlier_one(tmp_path):
-    from zerovlm.report import write_report
+    from zerovlm.results.report import write_report
 
     job(tmp_path, 0, [True] * 6 + [False] * 6)
     job(tmp_path, 1, [True] * 12, views="left")
@@ -155,8 +155,8 @@ def test_a_sweep_whose_jobs_are_all_baselines_says_how_to_compare_them(tmp_path)
 def test_results_are_tidy_numbers_that_recompute_from_the_predictions(tmp_path):
     import pandas as pd
 
-    from zerovlm.report import write_report
-    from zerovlm.statistics import accuracy_interval, min_detectable_difference
+    from zerovlm.results.report import write_report
+    from zerovlm.results.statistics import accuracy_interval, min_detectable_difference
 
     job(tmp_path, 0, [True] * 10 + [False] * 10)
     left = job(tmp_path, 1, [True] * 19 + [False], views="left")
@@ -185,8 +185,8 @@ def test_results_are_tidy_numbers_that_recompute_from_the_predictions(tmp_path):
 def test_a_setting_run_with_several_seeds_gets_its_mean_over_seeds(tmp_path):
     import pandas as pd
 
-    from zerovlm.report import write_report
-    from zerovlm.statistics import seed_interval
+    from zerovlm.results.report import write_report
+    from zerovlm.results.statistics import seed_interval
 
     runs = [[True] * 12 + [False] * 8, [True] * 14 + [False] * 6, [True] * 10 + [False] * 10]
     jobs = [job(tmp_path, k, correct, views="random", seed=k) for k, correct in enumerate(runs)]
@@ -203,7 +203,7 @@ def test_a_setting_run_with_several_seeds_gets_its_mean_over_seeds(tmp_path):
 
 
 def test_power_names_the_smallest_difference_each_comparison_could_detect(tmp_path, capsys):
-    from zerovlm.statistics import min_detectable_difference
+    from zerovlm.results.statistics import min_detectable_difference
 
     job(tmp_path, 0, [True] * 10 + [False] * 10)
     job(tmp_path, 1, [True] * 19 + [False], views="left")

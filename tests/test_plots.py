@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from zerovlm.plots import accuracy_figure, accuracy_png, paired_figure, paired_png
+from zerovlm.results.plots import accuracy_figure, accuracy_png, paired_figure, paired_png
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ import yaml
 from conftest import ROOT
 
 from zerovlm.cli import CONFIG_PATH
-from zerovlm.published import (
+from zerovlm.results.published import (
     PUBLISHED,
     backbone_family,
     consistent_counts,

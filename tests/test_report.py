@@ -8,8 +8,8 @@ import json
 import pytest
 import yaml
 
-from zerovlm.report import CHANCE_NOTE, collect, main, write_report
-from zerovlm.wandb_report import log_to_wandb, summary_metrics
+from zerovlm.results.report import CHANCE_NOTE, collect, main, write_report
+from zerovlm.results.wandb_report import log_to_wandb, summary_metrics
 
 INTERVAL = {"low": 0.301, "high": 0.954, "method": "bootstrap over images", "level": 0.95, "resamples": 2000,
             "groups": 2}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from zerovlm.statistics import accuracy_interval, align, holm, mcnemar_exact, paired_difference, wilson
+from zerovlm.results.statistics import accuracy_interval, align, holm, mcnemar_exact, paired_difference, wilson
 
 
 def outcomes(n, accuracy):
@@ -161,7 +161,7 @@ def test_align_refuses_repeated_ids():
 def test_min_detectable_difference_solves_connors_sample_size_and_has_its_power():
     import numpy as np
 
-    from zerovlm.statistics import min_detectable_difference
+    from zerovlm.results.statistics import min_detectable_difference
 
     # Connor (1987): n = (z_.975 sqrt(psi) + z_.8 sqrt(psi - d^2))^2 / d^2; at psi = 0.2, d = 0.1 that is 154.6
     assert min_detectable_difference(155, 31) == pytest.approx(0.1, abs=5e-4)
@@ -180,7 +180,7 @@ def test_min_detectable_difference_solves_connors_sample_size_and_has_its_power(
 def test_seed_interval_resamples_seeds_and_images_and_reports_their_spread():
     import numpy as np
 
-    from zerovlm.statistics import accuracy_interval, seed_interval
+    from zerovlm.results.statistics import accuracy_interval, seed_interval
 
     groups = [str(i // 2) for i in range(200)]
     same = np.tile(np.arange(200) % 3 == 0, (3, 1))  # three seeds that agree on every sample

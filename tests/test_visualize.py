@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from zerovlm.stitch import Layout
-from zerovlm.visualize import (
+from zerovlm.results.visualize import (
     MARGIN,
     PAGE,
     RIGHT,
@@ -20,6 +19,7 @@ from zerovlm.visualize import (
     samples_png,
     view_names,
 )
+from zerovlm.stitch import Layout
 
 
 def _views(n, size=64, seed=0):

@@ -13,14 +13,15 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import lightning.pytorch.loggers  # noqa: F401 - imported at a job's start (matplotlib's cache), not by W&B
+import pandas as pd
 import pytest
 from hydra.types import RunMode
 from omegaconf import OmegaConf
 from PIL import Image
 
-from zerovlm.wandb_report import flat_config, log_sweep_summary, log_to_wandb, run_name, run_tags
+from zerovlm.results.wandb_report import flat_config, log_sweep_summary, log_to_wandb, run_name, run_tags
 
-LOGGER = {"_target_": "zerovlm.wandb_report.WandbLogger", "project": "zerovlm", "offline": True,
+LOGGER = {"_target_": "zerovlm.results.wandb_report.WandbLogger", "project": "zerovlm", "offline": True,
           "save_dir": "/nonexistent/not/used", "log_model": False}
 SETTING = {"stage": "evaluate", "dataset": "synthetic", "view_set": "left", "generator": "oracle", "seed": 0,
            "prior": None, "layout": "grid", "prompt_name": "view", "backbone": "tiny_llava", "scoring": "likelihood"}
@@ -153,17 +154,18 @@ def test_the_sweep_summary_run_holds_the_report_table_and_pictures(tmp_path, emp
     job, _ = _job(tmp_path)
     sweep = job.parent
     Image.new("RGB", (40, 20), "green").save(sweep / "report.png")
-    columns = ["job", "views", "accuracy"]
-    rows = [{"job": "0", "views": "origin", "accuracy": "0.500 [0.301, 0.954]"},
-            {"job": "1", "views": "left", "accuracy": "0.700 [0.401, 0.954]"}]
+    columns = ["job", "views", "accuracy", "low", "n"]
+    rows = [{"job": "0", "views": "origin", "accuracy": 0.5, "low": 0.301, "n": 10},
+            {"job": "1", "views": "left", "accuracy": 0.7, "low": None, "n": 12}]  # tidy: numbers, and blanks
+    results = pd.DataFrame(rows).astype({"n": "Int64"})
     cfg = {**LOGGER, "name": "views=left prompt=view", "group": None}  # a job's logger config, as the report has it
-    assert log_sweep_summary(cfg, sweep, columns, rows, [sweep / "report.png", sweep / "report_paired.png"]) is True
+    assert log_sweep_summary(cfg, sweep, results, [sweep / "report.png", sweep / "report_paired.png"]) is True
     assert list(empty_home.iterdir()) == []
     run = read_offline_run(sweep)
     assert (run["name"], run["group"], run["job_type"]) == ("summary", "sweep", "summary")
     assert run["tags"] == ["summary", "tiny_random_backbone"]  # a job of the sweep ran a tiny random backbone
     table, _ = logged_table(run, "report")
-    assert table["columns"] == columns and table["data"] == [list(r.values()) for r in rows]
+    assert table["columns"] == columns and table["data"] == [list(r.values()) for r in rows]  # numbers as numbers
     assert run["summary"]["figure/report._type"] == "image-file"
     assert (run["summary"]["figure/report.width"], run["summary"]["figure/report.height"]) == (40, 20)
     assert "figure/report_paired._type" not in run["summary"]  # not drawn in this sweep
@@ -174,7 +176,7 @@ def test_a_wandb_failure_is_logged_not_raised_and_the_environment_is_restored(tm
     before = _wandb_environment()
     bad = {**LOGGER, "mode": "no-such-mode"}
     assert log_to_wandb(bad, CONFIG, METRICS, [], tmp_path) is False
-    assert log_sweep_summary(bad, tmp_path, ["job"], [{"job": "0"}], []) is False
+    assert log_sweep_summary(bad, tmp_path, pd.DataFrame([{"job": "0"}]), []) is False
     assert "W&B logging failed" in caplog.text
     assert _wandb_environment() == before and list(empty_home.iterdir()) == []
 

@@ -27,7 +27,7 @@ def run(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     """Hydra's entry point; a sweep that ends with a failed job still prints its table, then exits non-zero."""
-    from zerovlm.report import report_unfinished_sweep
+    from zerovlm.results.report import report_unfinished_sweep
 
     try:
         run()

@@ -23,16 +23,16 @@ from zerovlm.console import job_label, quiet_libraries
 from zerovlm.distributed import build_trainer, clean_job_environment, device_count
 from zerovlm.errors import SettingError
 from zerovlm.files import check_writable, write_bytes_atomic, writing_into
-from zerovlm.metrics import compute_metrics
-from zerovlm.paired import SETTING_KEYS
 from zerovlm.predict import SpatialQAModule
 from zerovlm.prompts import PromptBuilder
-from zerovlm.report import with_interval
+from zerovlm.results.metrics import compute_metrics
+from zerovlm.results.paired import SETTING_KEYS
+from zerovlm.results.report import with_interval
+from zerovlm.results.visualize import samples_png
+from zerovlm.results.wandb_report import log_to_wandb, run_name
 from zerovlm.stitch import Layout
 from zerovlm.view_stages import COMPARE_LAYOUT, OracleGapModule, RenderViewsModule, render_layout, view_gap_metrics
 from zerovlm.views import ORIGIN, ViewMaker
-from zerovlm.visualize import samples_png
-from zerovlm.wandb_report import log_to_wandb, run_name
 from zerovlm.writer import OtherSetting, ShardedPredictionWriter, check_signature, completed, merge_shards
 
 log = logging.getLogger(__name__)

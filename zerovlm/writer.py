@@ -115,7 +115,7 @@ def check_signature(output_dir: str | Path, signature: dict, record: bool = True
 def _differences(before: dict, now: dict, most: int = 8) -> list[str]:
     """What differs between two settings, as overrides: a group by its name where the names differ
     (generator=oracle there, tiny_zero123 now), else each key that differs (dataset.limit=null there, 7 now)."""
-    from zerovlm.wandb_report import flat_config  # the config's keys as on the command line
+    from zerovlm.results.wandb_report import flat_config  # the config's keys as on the command line
 
     out = []
     for group in sorted(set(before) | set(now)):

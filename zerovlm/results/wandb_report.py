@@ -21,7 +21,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import WandbLogger as LightningWandbLogger
 from omegaconf import OmegaConf
 
-from zerovlm.visualize import input_picture
+from zerovlm.results.visualize import input_picture
 
 log = logging.getLogger(__name__)
 

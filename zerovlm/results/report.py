@@ -5,8 +5,8 @@ the same setting; a job without one says why).
 `zerovlm-report compare JOB_A JOB_B`: one paired comparison. `zerovlm-report power SWEEP_DIR`: the smallest paired
 difference each comparison could detect.
 
-Writes report.md, report.png and report_paired.png (zerovlm/plots.py), and the tidy results.csv and
-results.parquet (zerovlm/tidy.py: a row per job and split, numbers as numbers) into the sweep directory and
+Writes report.md, report.png and report_paired.png (zerovlm/results/plots.py), and the tidy results.csv and
+results.parquet (zerovlm/results/tidy.py: a row per job and split, numbers as numbers) into the sweep directory and
 prints the table; the ZeroVLM paper's numbers stand in columns of their own where a job's setting matches one
 (experiments/published.yaml). Every multirun prints it at its end (SweepReportCallback in conf/config.yaml), also
 when a job failed (listed with its error), and with logger=wandb logs it as the sweep's "summary" run. A folder
@@ -27,7 +27,7 @@ from hydra.experimental.callback import Callback
 
 from zerovlm.console import SWEEP_SIZE, sweep_size
 from zerovlm.files import write_bytes_atomic, writing_into
-from zerovlm.paired import (
+from zerovlm.results.paired import (
     DEFAULT_BASELINE,
     check_baseline,
     compare,
@@ -36,9 +36,9 @@ from zerovlm.paired import (
     parse_baseline,
     setting,
 )
-from zerovlm.published import published_rows
-from zerovlm.statistics import min_detectable_difference
-from zerovlm.tidy import job_rows, seed_rows, setting_columns, write_results
+from zerovlm.results.published import published_rows
+from zerovlm.results.statistics import min_detectable_difference
+from zerovlm.results.tidy import job_rows, seed_rows, setting_columns, write_results
 
 log = logging.getLogger(__name__)
 PAPER_COLUMNS = ("paper (test)", "ours - paper (pts)", "paper in our interval")
@@ -160,7 +160,7 @@ def write_pictures(sweep_dir: Path, points: list[dict], label_keys: list[str], b
                    note: str | None) -> list[Path]:
     """report.png (accuracy per setting with its interval, baseline and the paper's numbers, by dataset) and
     report_paired.png (each setting's paired difference from its baseline job)."""
-    from zerovlm.plots import accuracy_png, paired_png
+    from zerovlm.results.plots import accuracy_png, paired_png
 
     for point in points:
         point["label"] = " ".join(f"{k}={point['row'][k]}" for k in label_keys) or point["row"]["job"]
@@ -216,10 +216,10 @@ def _config_value(config: dict, key: str, choices: dict[str, str]) -> str:
 def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False
             ) -> tuple[list[str], list[dict], bool, list[str], list[str], list[dict], list[dict]]:
     """(columns, rows, any tiny random backbone, interval methods, comparisons not made and why, the pictures'
-    points, the tidy results' rows: zerovlm/tidy.py) for every job
+    points, the tidy results' rows: zerovlm/results/tidy.py) for every job
     directory: a finished one with its metrics, a failed one with its error's last line (`status`). Each finished
-    job is compared with its `baseline` job (zerovlm/paired.py) where the sweep has one; `strict` (a baseline the
-    user named): one naming an option no job has is an error.
+    job is compared with its `baseline` job (zerovlm/results/paired.py) where the sweep has one; `strict` (a
+    baseline the user named): one naming an option no job has is an error.
 
     There is a column for every command-line override, and for every config group whose option differs between
     jobs without being overridden (a preset's rows, e.g. experiment=paper_table3 choosing views and prompt);
@@ -398,7 +398,7 @@ def print_report(sweep_dir: str | Path, logger_cfg=None, baseline: str = DEFAULT
         if logger_cfg is not None and results.exists():
             import pandas as pd
 
-            from zerovlm.wandb_report import log_sweep_summary
+            from zerovlm.results.wandb_report import log_sweep_summary
 
             log_sweep_summary(logger_cfg, Path(sweep_dir), pd.read_parquet(results),
                               [Path(sweep_dir) / name for name in ("report.png", "report_paired.png")])

@@ -6,7 +6,7 @@ own except in the groups the baseline names, where it has the named options (def
 image with otherwise the same setting; an experiment preset may name another, e.g. views=origin,prior=none). A job
 without one says why (`why_not_compared`), and a baseline naming an option no job of the sweep has is an error.
 The difference in accuracy (job - baseline) comes with a paired bootstrap interval over images and an exact
-McNemar p-value, Holm-adjusted over all comparisons of the sweep (zerovlm/statistics.py). Jobs that scored
+McNemar p-value, Holm-adjusted over all comparisons of the sweep (zerovlm/results/statistics.py). Jobs that scored
 different samples are refused, never compared silently.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from zerovlm.statistics import align, holm, paired_difference
+from zerovlm.results.statistics import align, holm, paired_difference
 
 # What makes two jobs the same setting (also what a resumed job must match: zerovlm/run.py)
 SETTING_KEYS = ("stage", "dataset", "views", "generator", "layout", "prompt", "backbone", "prior", "seed")

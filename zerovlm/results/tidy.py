@@ -16,9 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from zerovlm.files import write_bytes_atomic
-from zerovlm.paired import SETTING_KEYS, option_name, read_rows
-from zerovlm.published import published_rows
-from zerovlm.statistics import min_detectable_difference, seed_interval
+from zerovlm.results.paired import SETTING_KEYS, option_name, read_rows
+from zerovlm.results.published import published_rows
+from zerovlm.results.statistics import min_detectable_difference, seed_interval
 
 SUBSETS = {"categories": "category", "relations": "relation", "negative_types": "negative_type", "labels": "label"}
 # numeric whatever a sweep's rows hold (a column all blank stays a number column)

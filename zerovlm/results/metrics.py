@@ -3,7 +3,7 @@ caption choice, ties) count as wrong and are reported (`unparsed`), so accuracy 
 
 Overall and per split, a 95 % `interval`: a bootstrap over images (statements about one image are not
 independent; fixed seed, 2000 resamples) or Wilson's where each image has one statement; `interval.method` says
-which (zerovlm/statistics.py).
+which (zerovlm/results/statistics.py).
 
 Every accuracy comes with the baseline it must beat: on true/false statements `majority`, the accuracy of always
 giving the more common label (What'sUp verification is 25 % true: always "no" scores 0.75); in caption choice
@@ -23,7 +23,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from zerovlm.statistics import accuracy_interval
+from zerovlm.results.statistics import accuracy_interval
 
 OPPOSITE_PAIRS = (("left of", "right of"), ("on", "under"), ("in front of", "behind"))
 

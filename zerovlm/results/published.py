@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-PUBLISHED = Path(__file__).resolve().parents[1] / "experiments" / "published.yaml"
+PUBLISHED = Path(__file__).resolve().parents[2] / "experiments" / "published.yaml"
 
 # A backbone config name (a file in conf/backbone/, "tiny_" dropped) starts with one of these prefixes -> the
 # paper's backbone family: ZeroVLM (L) is LLaVA, ZeroVLM (M) is MiniGPT-4 (which this project does not run).
