@@ -164,7 +164,10 @@ def test_ddp_inside_a_multirun_keeps_one_directory_per_job(tmp_path):
     summary = read_offline_run(sweep)  # the sweep's own run: its report table and pictures
     assert summary["name"] == "summary" and summary["group"] == "sweep"
     table, _ = logged_table(summary, "report")
-    assert [row[0] for row in table["data"]] == ["0", "1"]
+    scope = table["columns"].index("scope")  # the tidy results: a row per job and scope
+    assert [row[0] for row in table["data"] if row[scope] == "overall"] == ["0", "1"]
+    accuracy = table["columns"].index("accuracy")
+    assert all(isinstance(row[accuracy], float) for row in table["data"])  # numbers as numbers
     assert {"figure/report", "figure/report_paired"} <= {k.split(".")[0] for k in summary["summary"]}
 
 
