@@ -104,7 +104,7 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
     detectable = min_detectable_difference(c["n"], c["b01"] + c["b10"])
     return {"vs baseline": f"{c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] (job {base})",
             "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})",
-            "detectable": "none" if detectable is None else f"±{detectable:.3f}"}
+            "detectable": "not at this n" if detectable is None else f"±{detectable:.3f}"}
 
 
 def _config(job: Path) -> dict:
@@ -452,7 +452,7 @@ def power_table(sweep_dir: Path, baseline: str = DEFAULT_BASELINE, strict: bool 
         return f"{sweep_dir}: no job is compared with a baseline job ({baseline}), so there is no power to report\n"
     rows = [{"job": r["job"], "vs job": r["vs_job"], "n": r["n"], "discordant": r["b01"] + r["b10"],
              "difference": f"{r['difference']:+.3f} [{r['difference_low']:+.3f}, {r['difference_high']:+.3f}]",
-             "smallest detectable": "none" if r["min_detectable_difference"] is None
+             "smallest detectable": "not at this n" if r["min_detectable_difference"] is None
              else f"±{r['min_detectable_difference']:.3f}",
              "seen": "yes" if r["holm_p"] < 0.05 else "no"} for r in compared]
     return (markdown(list(rows[0]), rows) + "\nsmallest detectable: the paired difference a McNemar test on these n "
