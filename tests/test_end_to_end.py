@@ -236,6 +236,7 @@ def test_render_stage_fills_the_cache_on_two_ranks_and_evaluation_then_generates
     run_cli(f"hydra.run.dir={tmp_path / 'render'}", "stage=render", "trainer.devices=2", *TINY_GEN, env=env)
     render = json.loads((tmp_path / "render" / "metrics.json").read_text())
     assert render["n"] == n and render["world_size"] == 2 and "accuracy" not in render
+    assert render["seconds"]["loader_read"] > 0  # reading the scenes is timed in a render job too
     # left, right and random once per image (two statements each: the random pose is drawn per image)
     unique = n // 2 * 3
     files = _cache_files(tmp_path / "cache")

@@ -39,7 +39,7 @@ class RenderViewsModule(ViewStageModule):
 
     @no_silent_stop
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        self.seconds["read"] += read_seconds(batch)  # reading and decoding the samples' images
+        self.seconds["loader_read"] += read_seconds(batch)  # reading and decoding the samples' images, in the loader
         with self.timed("views"):
             views = self.views.batch(batch)
         rows = [{"id": s.id, "split": s.split, "statement": s.statement, "views": [asdict(p) for p, _ in v]}
@@ -67,7 +67,7 @@ class OracleGapModule(ViewStageModule):
 
     @no_silent_stop
     def predict_step(self, batch: list[Sample], batch_idx: int = 0) -> dict:
-        self.seconds["read"] += read_seconds(batch)
+        self.seconds["loader_read"] += read_seconds(batch)
         with self.timed("views"):
             views = self.views.batch(batch)
         rows, pictures = [], []
