@@ -222,6 +222,9 @@ def test_paper_presets_give_llava_the_llava_v1_conversation(experiment):
     backbone = backbone_from_config("llava15_7b", f"experiment={experiment}")
     assert backbone.chat_text("Is it?") == f"{LLAVA_V1} USER: <image>\nIs it? ASSISTANT:"
     assert backbone_from_config("llava15_7b").chat_text("Is it?") == "USER: <image>\nIs it? ASSISTANT:"
+    # the other backbones keep their own conversation under the presets (and CLIP, which takes no prompt, composes)
+    assert backbone_from_config("instructblip_vicuna7b", f"experiment={experiment}").chat_text("Is it?") == "Is it?"
+    assert backbone_from_config("clip_vit_l14_336", f"experiment={experiment}") is not None
 
 
 def test_the_adapters_yes_no_defaults_are_the_configs():

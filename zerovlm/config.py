@@ -307,6 +307,9 @@ class Config:
     # null: up to 4 per rank on GPUs, 0 on the CPU
     num_workers: int | None = None
     num_sample_images: int = 8  # stitched inputs kept in inputs/ and shown in samples.png and W&B
+    # the system prompt the LLaVA-1.5 configs take (their backbone.system_prompt); the paper presets set LLaVA's
+    # llava_v1 one (conf/system_prompt/llava_v1.yaml), other backbones keep their own conversation
+    llava_system_prompt: str | None = None
 
 
 def _subdir(base: str | None, name: str) -> str | None:
