@@ -176,6 +176,7 @@ def test_results_are_tidy_numbers_that_recompute_from_the_predictions(tmp_path):
     assert overall.loc["1", "comparison"] == "compared" and overall.loc["1", "vs_job"] == "0"
     assert (overall.loc["1", "b01"], overall.loc["1", "b10"]) == (9, 0)
     assert overall.loc["1", "difference"] == pytest.approx(0.45)
+    # one comparison in this sweep: alpha 0.05 itself
     assert overall.loc["1", "min_detectable_difference"] == pytest.approx(min_detectable_difference(20, 9))
     assert overall.loc["0", "comparison"] == "baseline"
     test = results[(results["scope"] == "split") & (results["subset"] == "test")].set_index("job")
@@ -193,7 +194,9 @@ def test_a_setting_run_with_several_seeds_gets_its_mean_over_seeds(tmp_path):
     text = write_report(tmp_path)
     results = pd.read_parquet(tmp_path / "results.parquet")
     seeds = results[results["scope"] == "seeds"]
-    assert len(seeds) == 1 and seeds.iloc[0]["seed"] == "0,1,2" and seeds.iloc[0]["views"] == "random"
+    assert len(seeds) == 1 and seeds.iloc[0]["subset"] == "0,1,2" and seeds.iloc[0]["views"] == "random"
+    assert seeds.iloc[0]["job"] == "0,1,2" and pd.isna(seeds.iloc[0]["seed"])
+    assert pd.api.types.is_integer_dtype(results["seed"])  # still a number column, for df.seed == 0
     expected = seed_interval([[r["correct"] for r in read_rows(j)] for j in jobs],
                              [r["image"] for r in read_rows(jobs[0])])
     for key in ("accuracy", "low", "high", "seed_sd", "seed_min", "seed_max"):
@@ -213,3 +216,22 @@ def test_power_names_the_smallest_difference_each_comparison_could_detect(tmp_pa
     assert "| 1 | 0 | 20 | 9 | +0.450 [" in out and f"±{min_detectable_difference(20, 9):.3f} | yes |" in out
     main([str(tmp_path)])
     assert f"±{min_detectable_difference(20, 9):.3f}" in capsys.readouterr().out  # a column of the report too
+
+
+def test_a_failed_baseline_job_is_named_and_a_rebuilt_report_keeps_the_sweeps_baseline(tmp_path):
+    job(tmp_path, 0, [True, False, True, False], views="origin", prompt="view")
+    job(tmp_path, 1, [True, True, True, False], views="left", prompt="view")
+    failed = tmp_path / "2"  # origin + plain, failed
+    (failed / ".hydra").mkdir(parents=True)
+    (failed / "config.yaml").write_text(yaml.safe_dump({**SETTING, "views": {"name": "origin"},
+                                                        "prompt": {"name": "plain"}}))
+    (failed / "error.json").write_text(json.dumps({"type": "RuntimeError", "last_line": "boom"}))
+    job(tmp_path, 3, [True, True, False, False], views="left", prompt="plain")
+    *_, refused, _, _ = collect(tmp_path)
+    assert refused == ["job 3: its baseline job 2 has no result (failed, or still running)"]
+    # the sweep's own baseline (an experiment's, in multirun.yaml) is what a rebuilt report compares with
+    (tmp_path / "multirun.yaml").write_text(yaml.safe_dump({"hydra": {"callbacks": {"report": {
+        "baseline": "views=origin,prompt=view"}}}}))
+    main([str(tmp_path)])
+    report = (tmp_path / "report.md").read_text()
+    assert "vs baseline: accuracy minus that of the job with views=origin,prompt=view" in report

@@ -122,3 +122,13 @@ def test_a_folder_of_sweeps_gets_one_report_per_sweep(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.count("Sweep directory:") == 2 and f"## {tmp_path / '2026-01-01_10-00-00'}" in out
     assert (tmp_path / "2026-01-02_10-00-00" / "report.md").exists() and not (tmp_path / "report.md").exists()
+
+
+def test_a_sweep_of_render_or_compare_views_jobs_gets_its_table(tmp_path):
+    for num, metrics in enumerate([{"n": 8, "views_generated": 24}, {"n": 8, "psnr": 12.3456, "mae": 0.21}]):
+        job = tmp_path / str(num)
+        (job / ".hydra").mkdir(parents=True)
+        (job / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump([f"stage={['render', 'compare_views'][num]}"]))
+        (job / "metrics.json").write_text(json.dumps(metrics))
+    text = write_report(tmp_path)
+    assert "| job | stage | n | psnr | mae |" in text and "| 1 | compare_views | 8 | 12.346 | 0.21 |" in text

@@ -92,7 +92,8 @@ def compare(reference: Reference, got: dict) -> Outcome:
     worst = max(abs(a - b) for a, b in zip(values, expected, strict=True))
     shown = ", ".join(f"{v:.4f}" for v in values)
     return Outcome(reference.checkpoint, worst <= reference.atol,
-                   f"logits[0, :3, :3] within {worst:.4g} of the published values (tolerance {reference.atol}): "
+                   f"logits[{reference.compared}, :3, :3] within {worst:.4g} of the published values (tolerance "
+                   f"{reference.atol}): "
                    f"[{shown}]")
 
 

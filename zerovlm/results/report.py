@@ -33,12 +33,12 @@ from zerovlm.results.paired import (
     compare,
     compare_sweep,
     describe,
+    find_baseline,
     parse_baseline,
     setting,
 )
 from zerovlm.results.published import published_rows
-from zerovlm.results.statistics import min_detectable_difference
-from zerovlm.results.tidy import job_rows, seed_rows, setting_columns, write_results
+from zerovlm.results.tidy import detectable, job_rows, seed_rows, setting_columns, write_results
 
 log = logging.getLogger(__name__)
 PAPER_COLUMNS = ("paper (test)", "ours - paper (pts)", "paper in our interval")
@@ -89,7 +89,7 @@ def interval_note(methods: list[str]) -> str:
     return "Accuracies with their 95 % interval: " + " or ".join(named.get(m, m) for m in methods) + "."
 
 
-def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
+def _paired_cells(found: dict, job: Path, sweep_dir: Path, comparisons: int = 1) -> dict:
     """The report's cells for a job's comparison with its baseline job."""
     if found.get("baseline") == job:
         return {"vs baseline": "baseline"}
@@ -101,10 +101,10 @@ def _paired_cells(found: dict, job: Path, sweep_dir: Path) -> dict:
         return {}
     c = found["comparison"]
     base = found["baseline"].relative_to(sweep_dir) if found["baseline"] != sweep_dir else "."
-    detectable = min_detectable_difference(c["n"], c["b01"] + c["b10"])
+    smallest = detectable(c, comparisons)
     return {"vs baseline": f"{c['difference']:+.3f} [{c['low']:+.3f}, {c['high']:+.3f}] (job {base})",
             "p (Holm)": f"{c['p']:.3g} ({c['p_holm']:.3g})",
-            "detectable": "not at this n" if detectable is None else f"±{detectable:.3f}"}
+            "detectable": "not at this n" if smallest is None else f"±{smallest:.3f}"}
 
 
 def _config(job: Path) -> dict:
@@ -237,6 +237,11 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
         check_baseline(spec, [setting(configs[job]) for job in finished if configs[job]])
     # one job alone is compared with nothing, and says nothing about it
     paired = compare_sweep({job: configs[job] for job in finished}, spec) if len(finished) > 1 else {}
+    unfinished = {job: setting(configs[job]) for job in jobs if job not in finished and configs[job]}
+    for job, found in paired.items():  # a baseline job that failed (or still runs) is named as such
+        if "why" in found and (base := find_baseline(setting(configs[job]), unfinished, spec)) is not None:
+            found["why"] = f"its baseline job {base.relative_to(sweep_dir)} has no result (failed, or still running)"
+    comparisons = sum("comparison" in found for found in paired.values())
     varying = [g for g in dict.fromkeys(g for c in choices.values() for g in c)  # not a group's own defaults
                if "@" not in g and len({c.get(g) for c in choices.values()}) > 1]  # (prior_wording@prior.templates)
     options = {}
@@ -258,6 +263,12 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
                             "scope": "overall", "subset": "all"})
             continue
         metrics = json.loads((job / "metrics.json").read_text())
+        if "accuracy" not in metrics:  # a render or compare_views job: no answers to score
+            extra = {k: round(metrics[k], 3) for k in ("psnr", "mae") if k in metrics}
+            rows.append({"job": name, **overrides, "status": "ok", "n": metrics["n"], **extra})
+            results.append({"job": name, **setting_columns(configs[job], options[job]), "status": "ok",
+                            "scope": "overall", "subset": "all", "n": metrics["n"], **extra})
+            continue
         splits += [s for s in metrics["splits"] if s not in splits]
         tiny |= bool(metrics.get("tiny_random_backbone"))
         floor = "chance" if "chance" in metrics else "majority"
@@ -277,9 +288,10 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
             row["CV-Bench score"] = f"{metrics['cv_bench_accuracy']:.3f}"
         row["unparsed"] = metrics["unparsed"]
         row["skipped"] = sum(metrics.get("skipped", {}).values())
-        row.update(_paired_cells(paired.get(job, {}), job, sweep_dir))
+        row.update(_paired_cells(paired.get(job, {}), job, sweep_dir, comparisons))
         cells[job] = setting_columns(configs[job], options[job])
-        results += job_rows(job, name, cells[job], status, metrics, configs[job], paired.get(job, {}), name_of)
+        results += job_rows(job, name, cells[job], status, metrics, configs[job], paired.get(job, {}), name_of,
+                            comparisons)
         paper_cells, paper = _paper_cells(configs[job], metrics)
         row.update(paper_cells)
         rows.append(row)
@@ -288,8 +300,10 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
               if any(c in r for r in rows)]
     compared = [c for c in ("vs baseline", "p (Holm)", "detectable", *PAPER_COLUMNS) if any(c in r for r in rows)]
     status = ["status"] if any(r["status"] != "ok" for r in rows) else []
-    columns = ["job", *keys, *status, "n", "accuracy", "baseline", *[f"{s} acc" for s in splits], *extras,
-               "unparsed", "skipped", *compared]
+    views = [c for c in ("psnr", "mae") if any(c in r for r in rows)]  # compare_views jobs
+    scored = ["accuracy", "baseline", *[f"{s} acc" for s in splits], *extras, "unparsed", "skipped"] \
+        if any("accuracy" in r for r in rows) else []
+    columns = ["job", *keys, *status, "n", *views, *scored, *compared]
     refused = [found["refused"] for found in paired.values() if "refused" in found]
     no_baseline: dict[str, list[str]] = {}
     for job, found in paired.items():
@@ -297,7 +311,7 @@ def collect(sweep_dir: str | Path, baseline: str = DEFAULT_BASELINE, strict: boo
             no_baseline.setdefault(found["why"], []).append(str(job.relative_to(sweep_dir)) if job != sweep_dir
                                                             else ".")
     refused += [f"job{'s' if len(names) > 1 else ''} {', '.join(names)}: {why}" for why, names in no_baseline.items()]
-    results += seed_rows([job for job in finished if job in cells], configs, cells)
+    results += seed_rows([job for job in finished if job in cells], cells, name_of)
     if paired and all(found.get("baseline") == job for job, found in paired.items()):
         refused.append(f"every job has {baseline}, so each is its own baseline job; name what the others are "
                        f"compared with, e.g. {baseline},group=option")
@@ -343,8 +357,9 @@ def paired_note(baseline: str, refused: list[str]) -> str:
     lines = [f"vs baseline: accuracy minus that of the job with {baseline} and otherwise the same setting, on the "
              "same samples, with its 95 % paired bootstrap interval over images; p: exact McNemar on the "
              "discordant samples (Holm-adjusted over the sweep's comparisons in brackets); detectable: the smallest "
-             "paired difference this comparison could show at alpha 0.05 with power 0.8, given its n and its share "
-             "of discordant samples (zerovlm-report power SWEEP_DIR)."]
+             "paired difference this comparison could show with power 0.8 at alpha 0.05 over the sweep's "
+             "comparisons (0.05 / their number), given its n and its share of discordant samples (zerovlm-report "
+             "power SWEEP_DIR)."]
     lines += [f"Not compared: {why}" for why in refused]
     if refused:
         lines.append("Another baseline: zerovlm-report SWEEP_DIR --baseline group=option[,group=option] (or "
@@ -406,14 +421,28 @@ def print_report(sweep_dir: str | Path, logger_cfg=None, baseline: str = DEFAULT
         log.warning("sweep report failed: %s", error)
 
 
-def report_folder(folder: str | Path, baseline: str = DEFAULT_BASELINE, strict: bool = False) -> str:
+def sweep_baseline(sweep_dir: Path) -> str:
+    """The baseline the sweep's own report used (its multirun.yaml's hydra.callbacks.report.baseline, which an
+    experiment may set), so that a rebuilt report compares as the first one did; the default without one."""
+    path = Path(sweep_dir) / "multirun.yaml"
+    if path.exists():
+        config = yaml.safe_load(path.read_text()) or {}
+        found = (((config.get("hydra") or {}).get("callbacks") or {}).get("report") or {}).get("baseline")
+        if found:
+            return str(found)
+    return DEFAULT_BASELINE
+
+
+def report_folder(folder: str | Path, baseline: str | None = None, strict: bool = False) -> str:
     """The report of a sweep or run directory; a folder holding several sweeps (outputs/multirun) gets one report
-    per sweep (each a directory with Hydra's multirun.yaml), never one table mixing them."""
+    per sweep (each a directory with Hydra's multirun.yaml), never one table mixing them. Without a `baseline`,
+    each sweep's own (sweep_baseline)."""
     folder = Path(folder)
     sweeps = sorted(p.parent for p in folder.glob("*/**/multirun.yaml"))
     if (folder / "multirun.yaml").exists() or not sweeps:
-        return write_report(folder, baseline, strict)
-    return "\n".join(f"## {sweep}\n\n{write_report(sweep, baseline, strict)}" for sweep in sweeps)
+        return write_report(folder, baseline or sweep_baseline(folder), strict)
+    return "\n".join(f"## {sweep}\n\n{write_report(sweep, baseline or sweep_baseline(sweep), strict)}"
+                     for sweep in sweeps)
 
 
 class SweepReportCallback(Callback):
@@ -445,7 +474,8 @@ def report_unfinished_sweep() -> None:
 
 
 def power_table(sweep_dir: Path, baseline: str = DEFAULT_BASELINE, strict: bool = False) -> str:
-    """Each comparison of a sweep with the smallest paired difference it could detect (alpha 0.05, power 0.8)."""
+    """Each comparison of a sweep with the smallest paired difference it could detect (power 0.8, alpha 0.05 over
+    the sweep's comparisons)."""
     *_, results = collect(sweep_dir, baseline, strict)
     compared = [r for r in results if r.get("comparison") == "compared"]
     if not compared:
@@ -455,9 +485,11 @@ def power_table(sweep_dir: Path, baseline: str = DEFAULT_BASELINE, strict: bool 
              "smallest detectable": "not at this n" if r["min_detectable_difference"] is None
              else f"±{r['min_detectable_difference']:.3f}",
              "seen": "yes" if r["holm_p"] < 0.05 else "no"} for r in compared]
-    return (markdown(list(rows[0]), rows) + "\nsmallest detectable: the paired difference a McNemar test on these n "
-            "samples shows with power 0.8 at alpha 0.05, given the share of discordant samples (Connor 1987); a "
-            "smaller true difference is likely missed. seen: Holm-adjusted p below 0.05.\n")
+    return (markdown(list(rows[0]), rows) + f"\nsmallest detectable: the paired difference a McNemar test on these n "
+            f"samples shows with power 0.8 at alpha 0.05 / {len(compared)} (the sweep's {len(compared)} comparisons, "
+            "Holm's strictest step), given the share of discordant samples (Connor's 1987 approximation; the exact "
+            "test the report runs has a little less power, about 0.75 to 0.78 in simulations); a smaller true "
+            "difference is likely missed. seen: Holm-adjusted p below 0.05.\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -469,7 +501,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.add_argument("--baseline", default=None, help=f"as for the report (default {DEFAULT_BASELINE})")
         args = parser.parse_args(argv[1:])
         try:
-            print(power_table(args.sweep_dir, args.baseline or DEFAULT_BASELINE, args.baseline is not None), end="")
+            print(power_table(args.sweep_dir, args.baseline or sweep_baseline(args.sweep_dir),
+                              args.baseline is not None), end="")
         except ValueError as error:
             parser.exit(2, f"zerovlm-report power: {error}\n")
         return
@@ -490,11 +523,11 @@ def main(argv: list[str] | None = None) -> None:
                                             "zerovlm-report power SWEEP_DIR: what each comparison could detect")
     parser.add_argument("sweep_dir", help="a Hydra sweep (or run) directory")
     parser.add_argument("--baseline", default=None,
-                        help=f"the options of each job's baseline job (default {DEFAULT_BASELINE}); an option no "
-                             "job of the sweep has is an error")
+                        help="the options of each job's baseline job (default: the sweep's own, as its report "
+                             f"used it, else {DEFAULT_BASELINE}); an option no job of the sweep has is an error")
     args = parser.parse_args(argv)
     try:
-        print(report_folder(args.sweep_dir, args.baseline or DEFAULT_BASELINE, strict=args.baseline is not None),
+        print(report_folder(args.sweep_dir, args.baseline, strict=args.baseline is not None),
               end="")
     except ValueError as error:
         parser.exit(2, f"zerovlm-report: {error}\n")

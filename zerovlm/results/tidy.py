@@ -48,7 +48,7 @@ def _scored(m: dict) -> dict:
             "unparsed": m.get("unparsed")}
 
 
-def comparison_columns(found: dict, job: Path, name_of) -> dict:
+def comparison_columns(found: dict, job: Path, name_of, comparisons: int = 1) -> dict:
     """The overall row's comparison with its baseline job ({} cells where there is none, saying why)."""
     if not found:
         return {}
@@ -62,7 +62,14 @@ def comparison_columns(found: dict, job: Path, name_of) -> dict:
     return {"comparison": "compared", "vs_job": name_of(found["baseline"]), "difference": c["difference"],
             "difference_low": c["low"], "difference_high": c["high"], "b01": c["b01"], "b10": c["b10"],
             "mcnemar_p": c["p"], "holm_p": c.get("p_holm"),
-            "min_detectable_difference": min_detectable_difference(c["n"], c["b01"] + c["b10"])}
+            "min_detectable_difference": detectable(c, comparisons)}
+
+
+def detectable(comparison: dict, comparisons: int) -> float | None:
+    """The smallest paired difference a comparison could show with power 0.8 at the level its Holm-adjusted p is
+    first held to among the sweep's `comparisons`: alpha 0.05 / comparisons (Bonferroni, Holm's strictest step)."""
+    return min_detectable_difference(comparison["n"], comparison["b01"] + comparison["b10"],
+                                     alpha=0.05 / max(1, comparisons))
 
 
 def paper_columns(config: dict) -> dict:
@@ -73,17 +80,17 @@ def paper_columns(config: dict) -> dict:
     found = published_rows(names["dataset"], "test", names["views"], names["prompt"], names["backbone"])
     if not found:
         return {}
-    first = found[0]
+    first = found[0]  # where two tables print different numbers for one setting, the first; report.md shows both
     return {"paper_accuracy": first["accuracy"] / 100, "paper_n": first.get("n"),
-            "paper_tables": ", ".join(sorted({str(r["table"]) for r in found}))}
+            "paper_tables": ", ".join(sorted({str(r["table"]) for r in found if r["printed"] == first["printed"]}))}
 
 
 def job_rows(job: Path, name: str, setting_cells: dict, status: str, metrics: dict, config: dict,
-             found: dict, name_of) -> list[dict]:
-    """The tidy rows of one finished job."""
+             found: dict, name_of, comparisons: int = 1) -> list[dict]:
+    """The tidy rows of one finished job (`comparisons`: how many the sweep made, for the detectable difference)."""
     base = {"job": name, **setting_cells, "status": status}
     rows = [{**base, "scope": "overall", "subset": "all", **_scored(metrics),
-             **comparison_columns(found, job, name_of)}]
+             **comparison_columns(found, job, name_of, comparisons)}]
     for split, m in metrics.get("splits", {}).items():
         rows.append({**base, "scope": "split", "subset": split, **_scored(m),
                      **(paper_columns(config) if split == "test" and config else {})})
@@ -93,7 +100,7 @@ def job_rows(job: Path, name: str, setting_cells: dict, status: str, metrics: di
     return rows
 
 
-def seed_rows(finished: dict[Path, dict], configs: dict[Path, dict], cells: dict[Path, dict]) -> list[dict]:
+def seed_rows(finished: list[Path], cells: dict[Path, dict], name_of) -> list[dict]:
     """A row per setting that ran with two or more seeds: the mean over its seeds, the interval resampling seeds
     and images together, the spread between seeds. Seeds are paired by sample id (the same samples in each)."""
     by_setting: dict[tuple, list[Path]] = {}
@@ -112,8 +119,9 @@ def seed_rows(finished: dict[Path, dict], configs: dict[Path, dict], cells: dict
         correct = [[bool(rows[i]["correct"]) for i in ids] for rows in by_id]
         groups = [by_id[0][i].get("image", i) for i in ids]
         found = seed_interval(correct, groups)
-        out.append({**dict(key), "seed": ",".join(str(cells[j]["seed"]) for j in jobs), "job": ",".join(
-            str(j.name) for j in jobs), "status": "ok", "scope": "seeds", "subset": "all", "n": found["n"],
+        # `seed` stays a number column: the seeds' values are in `subset`, their jobs in `job`
+        out.append({**dict(key), "seed": None, "job": ",".join(name_of(j) for j in jobs), "status": "ok",
+                    "scope": "seeds", "subset": ",".join(str(cells[j]["seed"]) for j in jobs), "n": found["n"],
             "accuracy": found["accuracy"], "low": found["low"], "high": found["high"],
             "interval_method": found["method"], "groups": found["groups"], "seeds": found["seeds"],
             "seed_sd": found["seed_sd"], "seed_min": found["seed_min"], "seed_max": found["seed_max"]})
