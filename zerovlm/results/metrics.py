@@ -84,9 +84,14 @@ def calibrated(rows: list[dict]) -> dict | None:
             "test_accuracy": sum(test_correct) / len(test), "test_n": len(test)}
 
 
+def image_of(row: dict) -> str:
+    """The image a prediction row is about (its `image`, its id where it has none): the group intervals resample."""
+    return row.get("image", row["id"])
+
+
 def interval(rows: list[dict]) -> dict:
     """The 95 % interval of the rows' accuracy, resampling images (a row's `image`; its id when it has none)."""
-    found = accuracy_interval([r["correct"] for r in rows], [r.get("image", r["id"]) for r in rows])
+    found = accuracy_interval([r["correct"] for r in rows], [image_of(r) for r in rows])
     return {k: found[k] for k in ("low", "high", "method", "level", "resamples", "groups") if k in found}
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from zerovlm.results.metrics import image_of
 from zerovlm.results.statistics import align, holm, paired_difference
 
 # What makes two jobs the same setting (also what a resumed job must match: zerovlm/run.py)
@@ -91,7 +92,7 @@ def compare(job_a: Path, job_b: Path) -> dict:
         a, b = align(read_rows(job_a), read_rows(job_b))
     except ValueError as error:
         raise ValueError(f"{job_a} vs {job_b}: {error}") from None
-    groups = [r.get("image", r["id"]) for r in a]
+    groups = [image_of(r) for r in a]
     result = paired_difference([r["correct"] for r in a], [r["correct"] for r in b], groups)
     return {"job_a": str(job_a), "job_b": str(job_b), **result}
 

@@ -37,8 +37,7 @@ from zerovlm.results.paired import (
     parse_baseline,
     setting,
 )
-from zerovlm.results.published import published_rows
-from zerovlm.results.tidy import detectable, job_rows, seed_rows, setting_columns, write_results
+from zerovlm.results.tidy import detectable, job_rows, paper_rows, seed_rows, setting_columns, write_results
 
 log = logging.getLogger(__name__)
 PAPER_COLUMNS = ("paper (test)", "ours - paper (pts)", "paper in our interval")
@@ -118,12 +117,7 @@ def _paper_cells(config: dict, metrics: dict) -> tuple[dict, list[float]]:
     number with the sample count it fits, ours minus it, and whether it lies inside our 95 % interval; and the
     numbers themselves (percent)."""
     test = metrics["splits"].get("test")
-    if test is None or not config:
-        return {}, []
-    names = {k: (config.get(k) or {}).get("name") for k in ("dataset", "views", "prompt", "backbone")}
-    if config.get("prior") is not None or None in names.values():
-        return {}, []
-    found = published_rows(names["dataset"], "test", names["views"], names["prompt"], names["backbone"])
+    found = paper_rows(config) if test is not None else []
     if not found:
         return {}, []
     printed: dict[str, list[dict]] = {}  # one number printed in two tables is shown once

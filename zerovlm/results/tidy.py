@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from zerovlm.files import write_bytes_atomic
+from zerovlm.results.metrics import image_of
 from zerovlm.results.paired import SETTING_KEYS, option_name, read_rows
 from zerovlm.results.published import published_rows
 from zerovlm.results.statistics import min_detectable_difference, seed_interval
@@ -72,12 +73,17 @@ def detectable(comparison: dict, comparisons: int) -> float | None:
                                      alpha=0.05 / max(1, comparisons))
 
 
+def paper_rows(config: dict) -> list[dict]:
+    """The ZeroVLM paper's published rows for a job's setting on test (none with a 3D prior, which it never ran)."""
+    if not config or config.get("prior") is not None:
+        return []
+    names = {k: option_name(config.get(k)) for k in ("dataset", "views", "prompt", "backbone")}
+    return published_rows(names["dataset"], "test", names["views"], names["prompt"], names["backbone"])
+
+
 def paper_columns(config: dict) -> dict:
     """The ZeroVLM paper's number (as a fraction) for the job's setting on test, and the n it fits."""
-    names = {k: option_name(config.get(k)) for k in ("dataset", "views", "prompt", "backbone")}
-    if config.get("prior") is not None:
-        return {}
-    found = published_rows(names["dataset"], "test", names["views"], names["prompt"], names["backbone"])
+    found = paper_rows(config)
     if not found:
         return {}
     first = found[0]  # where two tables print different numbers for one setting, the first; report.md shows both
@@ -117,7 +123,7 @@ def seed_rows(finished: list[Path], cells: dict[Path, dict], name_of) -> list[di
             continue
         by_id = [{r["id"]: r for r in rows} for rows in runs]
         correct = [[bool(rows[i]["correct"]) for i in ids] for rows in by_id]
-        groups = [by_id[0][i].get("image", i) for i in ids]
+        groups = [image_of(by_id[0][i]) for i in ids]
         found = seed_interval(correct, groups)
         # `seed` stays a number column: the seeds' values are in `subset`, their jobs in `job`
         out.append({**dict(key), "seed": None, "job": ",".join(name_of(j) for j in jobs), "status": "ok",
