@@ -110,8 +110,10 @@ def record_failure(output_dir: Path, error: BaseException) -> None:
     while error.__cause__ is not None:
         error = error.__cause__
     lines = [line for line in str(error).strip().splitlines() if line.strip()] or [""]
-    (output_dir / "error.json").write_text(json.dumps({"type": type(error).__name__, "last_line": lines[-1]},
-                                                      indent=1) + "\n")
+    record = {"type": type(error).__name__, "last_line": lines[-1]}
+    if isinstance(error, OtherSetting):  # what the sweep's report says of a refused later run
+        record["differences"] = error.differences
+    (output_dir / "error.json").write_text(json.dumps(record, indent=1) + "\n")
 
 
 def evaluate(cfg: DictConfig, output_dir: str | Path, job: str = "") -> dict | None:

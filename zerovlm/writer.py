@@ -94,7 +94,12 @@ def completed(output_dir: str | Path, key: str = "id") -> tuple[set[str], int]:
 
 
 class OtherSetting(RuntimeError):
-    """The job directory's predictions were made by another setting than this job's."""
+    """The job directory's predictions were made by another setting than this job's (`differences`: what differs,
+    as overrides)."""
+
+    def __init__(self, message: str, differences: str) -> None:
+        super().__init__(message)
+        self.differences = differences
 
 
 def check_signature(output_dir: str | Path, signature: dict, record: bool = True) -> None:
@@ -107,7 +112,7 @@ def check_signature(output_dir: str | Path, signature: dict, record: bool = True
     if path.exists() and path.read_text() != text:
         differ = "; ".join(_differences(json.loads(path.read_text()), signature))
         raise OtherSetting(f"{path.parent}: these predictions were made by another setting than this job's "
-                           f"({differ}); run it in a new directory (or delete the shards to start over)")
+                           f"({differ}); run it in a new directory (or delete the shards to start over)", differ)
     if record:
         write_bytes_atomic(path, text.encode())
 

@@ -52,41 +52,37 @@ def files_of(model: str) -> Path:
 
 # ---- shrinking config.json: only sizes change; image size, patch size, vocabulary and special ids stay ----
 
-def _shrink(section: dict, sizes: dict) -> None:
-    section.update(sizes)
-
-
 def _shrink_llava(config: dict) -> None:
     # Llama/Mistral defaults fill what llava-hf's text_config leaves out: give every size explicitly
-    _shrink(config.setdefault("text_config", {}), {**TEXT, "num_key_value_heads": 4})
-    _shrink(config.setdefault("vision_config", {}), {**VISION, "projection_dim": 32})
+    config.setdefault("text_config", {}).update({**TEXT, "num_key_value_heads": 4})
+    config.setdefault("vision_config", {}).update({**VISION, "projection_dim": 32})
 
 
 def _shrink_qwen2_5_vl(config: dict) -> None:
     # Qwen2.5-VL's config.json keeps the language model's sizes at the top level (transformers 4.41's format)
     text = config["text_config"] if "text_config" in config else config
-    _shrink(text, {**TEXT, "max_window_layers": 2})
+    text.update({**TEXT, "max_window_layers": 2})
     rope = text.get("rope_scaling") or text.get("rope_parameters")
     if rope and "mrope_section" in rope:
         rope["mrope_section"] = [2, 3, 3]  # head_dim 16: 8 rotary frequencies (real: 128, [16, 24, 24])
-    _shrink(config["vision_config"], {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+    config["vision_config"].update({"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
                                       "out_hidden_size": TEXT["hidden_size"], "fullatt_block_indexes": [1]})
 
 
 def _shrink_instructblip(config: dict) -> None:
-    _shrink(config["vision_config"], VISION)
-    _shrink(config["qformer_config"], {**VISION, "encoder_hidden_size": VISION["hidden_size"]})
-    _shrink(config["text_config"], {**TEXT, "num_key_value_heads": 4})
+    config["vision_config"].update(VISION)
+    config["qformer_config"].update({**VISION, "encoder_hidden_size": VISION["hidden_size"]})
+    config["text_config"].update({**TEXT, "num_key_value_heads": 4})
 
 
 def _shrink_idefics3(config: dict) -> None:
-    _shrink(config["vision_config"], VISION)
-    _shrink(config["text_config"], {**TEXT, "num_key_value_heads": 4})
+    config["vision_config"].update(VISION)
+    config["text_config"].update({**TEXT, "num_key_value_heads": 4})
 
 
 def _shrink_clip(config: dict) -> None:
-    _shrink(config["text_config"], VISION)
-    _shrink(config["vision_config"], VISION)
+    config["text_config"].update(VISION)
+    config["vision_config"].update(VISION)
     config["projection_dim"] = 16
 
 
@@ -277,8 +273,8 @@ def _non_weight_files(folder: Path) -> list[Path]:
                   if p.is_file() and not p.name.endswith(WEIGHT_SUFFIXES) and p.name != "SOURCES.md")
 
 
-def _random_weights(folder: Path, family: str, seed: int, out: Path) -> None:
-    """Random weights for the (shrunk) config.json of `folder`, saved into `out` (weights files only)."""
+def _random_weights(folder: Path, family: str, seed: int) -> None:
+    """Random weights for the (shrunk) config.json of `folder`, saved beside it (weights files only)."""
     import torch
     from transformers import AutoConfig, AutoModel, AutoModelForImageTextToText
 
@@ -294,7 +290,7 @@ def _random_weights(folder: Path, family: str, seed: int, out: Path) -> None:
         model.save_pretrained(tmp)
         for file in Path(tmp).iterdir():
             if file.name.endswith(WEIGHT_SUFFIXES) or file.name.endswith(".index.json"):
-                shutil.copy2(file, out / file.name)
+                shutil.copy2(file, folder / file.name)
 
 
 def build_twin(model: str, out: Path, seed: int = 0) -> dict:
@@ -318,13 +314,10 @@ def build_twin(model: str, out: Path, seed: int = 0) -> dict:
         original = copy.deepcopy(config)
         shrink(config)
         (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        _random_weights(out, family, seed, out)
-        stand_in_files = [str(p) for p in _non_weight_files(out) if p not in real_files and p.name != "config.json"]
+        _random_weights(out, family, seed)
         info = {"model": model, "family": family, "files_from": str(real),
-                "real_files": [str(p) for p in real_files],
-                "shrunk": {k: v for k, v in _changed(original, config).items()},
-                "stand_in_files": sorted(stand_in_files + (["config.json"] if Path("config.json") not in real_files
-                                                           else [])),
+                "real_files": [str(p) for p in real_files], "shrunk": _changed(original, config),
+                "stand_in_files": [str(p) for p in _non_weight_files(out) if p not in real_files],
                 "stand_ins": why}
     (out / "twin.json").write_text(json.dumps(info, indent=2) + "\n")
     return info

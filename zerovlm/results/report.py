@@ -183,9 +183,8 @@ def _refusal(job: Path) -> str:
     refusal (the row's setting stays the one that made its predictions)."""
     if (job / "error.json").exists():
         error = json.loads((job / "error.json").read_text())
-        if error["type"] == "OtherSetting":  # "...than this job's (prompt=view there, plain now); run it ..."
-            differ = error["last_line"].split("this job's (", 1)[-1].rsplit("); run it", 1)[0]
-            return f"ok; a later run with another setting was refused ({differ})"
+        if error["type"] == "OtherSetting":
+            return f"ok; a later run with another setting was refused ({error['differences']})"
     return "ok"
 
 
